@@ -1,0 +1,72 @@
+"""The content-addressed artifact store: bytes named by their sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from ..errors import NotFoundError, StorageError
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ArtifactStore:
+    """Files under ``root/sha256/ab/cdef...``; a write is atomic (temp file, then rename).
+
+    ``fsync=True`` flushes each new file and its directory before ``put``
+    returns, so an event that names the hash never outlives the bytes.
+    """
+
+    def __init__(self, root: Path, *, fsync: bool = False) -> None:
+        self.root = root
+        self.fsync = fsync
+
+    def path_for(self, digest: str) -> Path:
+        if not _SHA256.match(digest):
+            raise ValueError(f"invalid sha256 digest {digest!r}")
+        return self.root / "sha256" / digest[:2] / digest[2:]
+
+    def put(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.path_for(digest)
+        if path.exists():
+            return digest
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                if self.fsync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            os.replace(tmp_name, path)
+            if self.fsync:
+                dir_fd = os.open(path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
+        except OSError as exc:
+            raise StorageError(f"writing artifact {digest} failed: {exc}") from exc
+        return digest
+
+    def get(self, digest: str) -> bytes:
+        path = self.path_for(digest)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(f"artifact {digest} is missing from {self.root}") from None
+
+    def exists(self, digest: str) -> bool:
+        return self.path_for(digest).exists()
+
+    def verify(self, digest: str) -> bool:
+        """Return True if the stored bytes still hash to ``digest``."""
+        try:
+            data = self.get(digest)
+        except NotFoundError:
+            return False
+        return hashlib.sha256(data).hexdigest() == digest

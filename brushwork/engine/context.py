@@ -1,0 +1,97 @@
+"""What a running node sees of the engine: ids, paths, progress, interrupts, services."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from ..errors import CancelledByUserError
+from ..events.types import Event
+from .artifacts import ArtifactStore
+from .paths import DataPaths
+
+
+class InterruptFlag:
+    """A thread-safe flag that POST /interrupt sets and nodes check at each progress step."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+class NodeContext:
+    """Passed to ``Node.execute``. Safe to use from the worker thread the node runs in."""
+
+    def __init__(
+        self,
+        *,
+        prompt_id: str,
+        node_id: str,
+        class_type: str,
+        attempt: int,
+        paths: DataPaths,
+        artifacts: ArtifactStore,
+        prompt: dict[str, Any],
+        extra_data: dict[str, Any],
+        interrupt: InterruptFlag,
+        on_progress: Callable[[str, float, float, Any], None] | None = None,
+        record: Callable[[Event], Any] | None = None,
+        prior_events: list[Event] | None = None,
+        services: dict[str, Any] | None = None,
+        device: str = "cpu",
+        principal: str | None = None,
+    ) -> None:
+        self.prompt_id = prompt_id
+        self.node_id = node_id
+        self.class_type = class_type
+        self.attempt = attempt
+        self.paths = paths
+        self.artifacts = artifacts
+        self.prompt = prompt
+        self.extra_data = extra_data
+        self.interrupt = interrupt
+        self._on_progress = on_progress
+        self._record = record
+        self.prior_events = prior_events or []
+        self.services = services or {}
+        self.device = device
+        self.principal = principal
+        self.log = structlog.get_logger("brushwork.node").bind(
+            prompt_id=prompt_id, node_id=node_id, class_type=class_type, attempt=attempt
+        )
+
+    @property
+    def idempotency_key(self) -> str:
+        """A key that is stable for one attempt of one node of one prompt."""
+        raw = f"{self.prompt_id}:{self.node_id}:{self.attempt}".encode()
+        return hashlib.sha256(raw).hexdigest()[:32]
+
+    def check_interrupted(self) -> None:
+        if self.interrupt.is_set():
+            raise CancelledByUserError(f"prompt {self.prompt_id} was interrupted")
+
+    def progress(self, value: float, total: float, preview: Any = None) -> None:
+        """Report progress (value of total); also the point where an interrupt stops the node."""
+        self.check_interrupted()
+        if self._on_progress is not None:
+            self._on_progress(self.node_id, float(value), float(total), preview)
+
+    async def record(self, event: Event) -> None:
+        """Append an event to this prompt's stream and wait for its commit (provider audit)."""
+        if self._record is not None:
+            await self._record(event)
+
+    def service(self, name: str) -> Any:
+        try:
+            return self.services[name]
+        except KeyError:
+            raise RuntimeError(f"service {name!r} is not configured in this engine") from None

@@ -1,0 +1,206 @@
+"""The SQLAlchemy implementation of the event store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ..errors import ConcurrencyError, StorageError
+from .codec import decode_event, encode_event
+from .faults import FaultInjector
+from .schema import events
+from .store import AppendRequest, InlineProjection, RecordedEvent
+
+log = structlog.get_logger(__name__)
+
+# Key of the PostgreSQL advisory lock that serialises appends, so that global
+# positions become visible in commit order and followers never skip a gap.
+_PG_APPEND_LOCK = 0x6272757368  # "brush"
+_MAX_CACHED_HEADS = 50_000
+_APPEND_RETRIES = 3
+
+
+class SqlEventStore:
+    """Event store over one events table, with inline projections in the same transaction."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        projections: Sequence[InlineProjection] = (),
+        faults: FaultInjector | None = None,
+    ) -> None:
+        self.engine = engine
+        self.projections = list(projections)
+        self.faults = faults or FaultInjector()
+        self._is_postgres = engine.dialect.name == "postgresql"
+        self._heads: dict[str, int] = {}
+        self._insert = sa.insert(events).returning(
+            events.c.position, sort_by_parameter_order=True
+        )
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def append_batch(self, requests: Sequence[AppendRequest]) -> list[list[RecordedEvent]]:
+        if not any(request.events for request in requests):
+            return [[] for _ in requests]
+        for attempt in range(_APPEND_RETRIES):
+            try:
+                return await self._append_once(requests)
+            except IntegrityError as exc:
+                stored = await self._stored_by_event_ids(requests)
+                if stored is not None:
+                    # An earlier commit of these very events succeeded although
+                    # its caller saw a failure: return what is stored.
+                    return stored
+                for request in requests:
+                    self._heads.pop(request.stream_id, None)
+                explicit = [r for r in requests if r.expected_version is not None]
+                if explicit or attempt == _APPEND_RETRIES - 1:
+                    conflict = explicit[0] if explicit else requests[0]
+                    version = (conflict.expected_version or 0) + 1
+                    raise ConcurrencyError(conflict.stream_id, version) from exc
+            except DBAPIError as exc:
+                stored = await self._stored_by_event_ids_safe(requests)
+                if stored is not None:
+                    return stored
+                raise StorageError(f"appending events failed: {exc.orig!r}") from exc
+        raise AssertionError("unreachable")
+
+    async def _append_once(self, requests: Sequence[AppendRequest]) -> list[list[RecordedEvent]]:
+        now = time.time()
+        async with self.engine.begin() as conn:
+            if self._is_postgres:
+                await conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_APPEND_LOCK}
+                )
+            rows: list[dict[str, Any]] = []
+            heads: dict[str, int] = {}
+            for request in requests:
+                if not request.events:
+                    continue
+                head = heads.get(request.stream_id)
+                if head is None:
+                    head = await self._head(conn, request.stream_id)
+                if request.expected_version is not None and request.expected_version != head:
+                    raise ConcurrencyError(request.stream_id, request.expected_version + 1)
+                for offset, (event, event_id) in enumerate(
+                    zip(request.events, request.event_ids, strict=True), start=1
+                ):
+                    rows.append({
+                        "event_id": event_id,
+                        "stream_id": request.stream_id,
+                        "version": head + offset,
+                        "type": type(event).__name__,
+                        "schema_version": event.schema_version,
+                        "payload": encode_event(event),
+                        "recorded_at": now,
+                    })
+                heads[request.stream_id] = head + len(request.events)
+            result = await conn.execute(self._insert, rows)
+            positions = [row[0] for row in result]
+            records = self._records(requests, rows, positions)
+            flat = [record for group in records for record in group]
+            for projection in self.projections:
+                await projection.apply(conn, flat)
+            self.faults.before_commit()
+        self.faults.after_commit_point()
+        self._remember_heads(heads)
+        return records
+
+    @staticmethod
+    def _records(
+        requests: Sequence[AppendRequest], rows: list[dict[str, Any]], positions: list[int]
+    ) -> list[list[RecordedEvent]]:
+        records: list[list[RecordedEvent]] = []
+        index = 0
+        for request in requests:
+            group = []
+            for event in request.events:
+                row = rows[index]
+                group.append(RecordedEvent(
+                    positions[index], row["stream_id"], row["version"], event,
+                    row["recorded_at"], row["event_id"],
+                ))
+                index += 1
+            records.append(group)
+        return records
+
+    async def _head(self, conn: AsyncConnection, stream_id: str) -> int:
+        cached = self._heads.get(stream_id)
+        if cached is not None:
+            return cached
+        result = await conn.execute(
+            sa.select(sa.func.max(events.c.version)).where(events.c.stream_id == stream_id)
+        )
+        return result.scalar() or 0
+
+    def _remember_heads(self, heads: dict[str, int]) -> None:
+        if len(self._heads) > _MAX_CACHED_HEADS:
+            self._heads.clear()
+        self._heads.update(heads)
+
+    async def _stored_by_event_ids_safe(
+        self, requests: Sequence[AppendRequest]
+    ) -> list[list[RecordedEvent]] | None:
+        try:
+            return await self._stored_by_event_ids(requests)
+        except DBAPIError:
+            return None
+
+    async def _stored_by_event_ids(
+        self, requests: Sequence[AppendRequest]
+    ) -> list[list[RecordedEvent]] | None:
+        """Return the stored records if every event id of the batch is already stored."""
+        wanted = [event_id for request in requests for event_id in request.event_ids]
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(events).where(events.c.event_id.in_(wanted))
+            )
+            by_id = {row.event_id: self._decode(row) for row in result}
+        if len(by_id) != len(wanted):
+            return None
+        return [[by_id[event_id] for event_id in request.event_ids] for request in requests]
+
+    @staticmethod
+    def _decode(row: Any) -> RecordedEvent:
+        return RecordedEvent(
+            row.position, row.stream_id, row.version,
+            decode_event(row.type, row.schema_version, row.payload),
+            row.recorded_at, row.event_id,
+        )
+
+    async def read_all(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        query = (
+            sa.select(events).where(events.c.position > after)
+            .order_by(events.c.position).limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            result = await conn.execute(query)
+            return [self._decode(row) for row in result]
+
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
+        query = (
+            sa.select(events)
+            .where(events.c.stream_id == stream_id, events.c.version > after_version)
+            .order_by(events.c.version)
+        )
+        async with self.engine.connect() as conn:
+            result = await conn.execute(query)
+            return [self._decode(row) for row in result]
+
+    async def stream_exists(self, stream_id: str) -> bool:
+        query = sa.select(events.c.position).where(events.c.stream_id == stream_id).limit(1)
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).first() is not None
+
+    async def max_position(self) -> int:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(sa.select(sa.func.max(events.c.position)))
+            return result.scalar() or 0

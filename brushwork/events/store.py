@@ -1,0 +1,77 @@
+"""The event store interface and the records it returns."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .types import Event
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as stored: its global position, stream, per-stream version and time."""
+
+    position: int
+    stream_id: str
+    version: int
+    event: Event
+    recorded_at: float
+    event_id: str
+
+    @property
+    def type_name(self) -> str:
+        return type(self.event).__name__
+
+
+@dataclass(slots=True)
+class AppendRequest:
+    """Events to append to one stream.
+
+    ``expected_version`` is the stream's current version (0 for a new stream);
+    ``None`` appends at the end of the stream, whatever its version. Event
+    ids make an append idempotent: retrying a request whose commit was
+    reported as failed but did happen returns the stored records instead of
+    writing the events twice.
+    """
+
+    stream_id: str
+    events: Sequence[Event]
+    expected_version: int | None = None
+    event_ids: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.event_ids:
+            self.event_ids = [uuid.uuid4().hex for _ in self.events]
+
+
+class InlineProjection(Protocol):
+    """A read model updated inside the append transaction (rows and checkpoint together)."""
+
+    name: str
+
+    async def apply(self, conn: Any, events: Sequence[RecordedEvent]) -> None: ...
+
+
+class EventStore(Protocol):
+    async def append_batch(self, requests: Sequence[AppendRequest]) -> list[list[RecordedEvent]]:
+        """Append every request in one transaction, or none of them."""
+        ...
+
+    async def read_all(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]: ...
+
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]: ...
+
+    async def max_position(self) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+async def append(
+    store: EventStore, stream_id: str, events: Sequence[Event], expected_version: int | None = None
+) -> list[RecordedEvent]:
+    """Append events to one stream; see ``AppendRequest`` for ``expected_version``."""
+    (records,) = await store.append_batch([AppendRequest(stream_id, events, expected_version)])
+    return records

@@ -1,0 +1,166 @@
+"""Group commit: many appenders share one transaction, in the order they asked.
+
+The executor appends node events without waiting for each commit, so the
+engine's cost per node stays far below one commit's latency. Order is kept:
+the writer commits requests in arrival order, so a later event never lands
+while an earlier one of the same process is still pending. Every batch is
+published to the in-process broadcaster after its commit, never before.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+
+import anyio
+import structlog
+
+from ..errors import ConcurrencyError
+from .faults import InjectedFault
+from .notifier import Broadcaster
+from .store import AppendRequest, EventStore, RecordedEvent
+from .types import Event
+
+log = structlog.get_logger(__name__)
+
+_MAX_BATCH = 2000
+_RETRY_DELAYS = (0.01, 0.05, 0.2, 0.5, 1.0, 2.0)
+
+
+class _Pending:
+    __slots__ = ("done", "error", "records", "request")
+
+    def __init__(self, request: AppendRequest) -> None:
+        self.request = request
+        self.done = anyio.Event()
+        self.records: list[RecordedEvent] | None = None
+        self.error: BaseException | None = None
+
+
+class EventWriter:
+    def __init__(self, store: EventStore, broadcaster: Broadcaster) -> None:
+        self.store = store
+        self.broadcaster = broadcaster
+        self._queue: deque[_Pending] = deque()
+        self._wakeup = anyio.Event()
+        self._failed_streams: dict[str, BaseException] = {}
+        self._closed = False
+        self._running = False
+
+    async def run(self) -> None:
+        """Commit queued appends until cancelled; run this in a task group."""
+        self._running = True
+        try:
+            while True:
+                if not self._queue:
+                    if self._closed:
+                        return
+                    self._wakeup = anyio.Event()
+                    await self._wakeup.wait()
+                    continue
+                batch = [self._queue.popleft() for _ in range(min(_MAX_BATCH, len(self._queue)))]
+                with anyio.CancelScope(shield=True):
+                    await self._commit(batch)
+        finally:
+            self._running = False
+            for pending in self._queue:
+                pending.error = RuntimeError("the event writer stopped")
+                pending.done.set()
+
+    async def close(self) -> None:
+        """Commit what is queued, then stop."""
+        self._closed = True
+        self._wakeup.set()
+        while self._queue and self._running:
+            await anyio.sleep(0.005)
+
+    def submit(self, request: AppendRequest) -> _Pending:
+        error = self._failed_streams.get(request.stream_id)
+        pending = _Pending(request)
+        if error is not None:
+            pending.error = error
+            pending.done.set()
+            return pending
+        self._queue.append(pending)
+        self._wakeup.set()
+        return pending
+
+    async def append(
+        self, stream_id: str, events: Sequence[Event], expected_version: int | None = None
+    ) -> list[RecordedEvent]:
+        """Append and wait for the commit."""
+        if not self._running:
+            return await self._append_direct(AppendRequest(stream_id, events, expected_version))
+        pending = self.submit(AppendRequest(stream_id, events, expected_version))
+        await pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.records is not None
+        return pending.records
+
+    def append_nowait(self, stream_id: str, events: Sequence[Event]) -> None:
+        """Queue an append behind every earlier one; a failure surfaces on the next awaited append."""
+        self.submit(AppendRequest(stream_id, events, None))
+
+    async def _append_direct(self, request: AppendRequest) -> list[RecordedEvent]:
+        (records,) = await self._with_retries([request])
+        self.broadcaster.publish(records)
+        return records
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            groups = await self._with_retries([pending.request for pending in batch])
+        except ConcurrencyError:
+            # One request conflicts: commit the others one by one, so that
+            # the conflict fails only its own caller.
+            for pending in batch:
+                await self._commit_single(pending)
+            return
+        except Exception as exc:  # the store stayed down through every retry
+            log.error("event_append_failed", error=repr(exc), events=len(batch))
+            for pending in batch:
+                self._fail(pending, exc)
+            return
+        flat = [record for group in groups for record in group]
+        self.broadcaster.publish(flat)
+        for pending, records in zip(batch, groups, strict=True):
+            pending.records = records
+            pending.done.set()
+
+    async def _commit_single(self, pending: _Pending) -> None:
+        try:
+            (records,) = await self._with_retries([pending.request])
+        except Exception as exc:
+            self._fail(pending, exc)
+            return
+        self.broadcaster.publish(records)
+        pending.records = records
+        pending.done.set()
+
+    def _fail(self, pending: _Pending, exc: BaseException) -> None:
+        if pending.request.expected_version is None:
+            self._failed_streams[pending.request.stream_id] = exc
+        pending.error = exc
+        pending.done.set()
+
+    async def _with_retries(self, requests: list[AppendRequest]) -> list[list[RecordedEvent]]:
+        for delay in (*_RETRY_DELAYS, math.inf):
+            try:
+                return await self.store.append_batch(requests)
+            except ConcurrencyError:
+                raise
+            except (InjectedFault, OSError) as exc:
+                error: Exception = exc
+            except Exception as exc:
+                if not getattr(exc, "retryable", False):
+                    raise
+                error = exc
+            if delay == math.inf:
+                raise error
+            log.warning("event_append_retry", error=repr(error), delay_s=delay)
+            await anyio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def clear_stream_failure(self, stream_id: str) -> None:
+        self._failed_streams.pop(stream_id, None)

@@ -1,0 +1,3 @@
+"""Placeholder; filled in by the core node work."""
+
+NODE_CLASSES: list = []

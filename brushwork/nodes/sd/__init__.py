@@ -1,0 +1,3 @@
+"""Stable Diffusion nodes (torch and diffusers, imported only when a node runs)."""
+
+NODE_CLASSES: list = []
