@@ -124,3 +124,7 @@ class StorageError(BrushworkError):
     code = "storage_error"
     status = 503
     retryable = True
+
+
+class InvalidJSONError(ValidationError):
+    code = "invalid_json"

@@ -50,6 +50,9 @@ class EventWriter:
 
     async def run(self) -> None:
         """Commit queued appends until cancelled; run this in a task group."""
+        import asyncio
+
+        self._loop = asyncio.get_running_loop()
         self._running = True
         try:
             while True:
@@ -102,6 +105,11 @@ class EventWriter:
     def append_nowait(self, stream_id: str, events: Sequence[Event]) -> None:
         """Queue an append behind every earlier one; a failure surfaces on the next awaited append."""
         self.submit(AppendRequest(stream_id, events, None))
+
+    def append_threadsafe(self, stream_id: str, events: Sequence[Event]) -> None:
+        """Queue an append from a worker thread (coarse progress marks)."""
+        request = AppendRequest(stream_id, events, None)
+        self._loop.call_soon_threadsafe(self.submit, request)
 
     async def _append_direct(self, request: AppendRequest) -> list[RecordedEvent]:
         (records,) = await self._with_retries([request])

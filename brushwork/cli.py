@@ -1,0 +1,162 @@
+"""The command line: ``brushwork serve|run|db|history|events|...``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+
+def _node_timeout(text: str) -> tuple[str, float]:
+    name, sep, seconds = text.partition("=")
+    try:
+        value = float(seconds)
+    except ValueError:
+        value = -1.0
+    if not sep or not name or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"invalid node timeout {text!r}; write CLASS_TYPE=SECONDS, e.g. KSampler=600")
+    return name, value
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path,
+                        default=Path(os.environ.get("BRUSHWORK_DATA_DIR", "brushwork-data")),
+                        help="data directory: database, artifacts, input/output/temp, models "
+                             "(default ./brushwork-data or $BRUSHWORK_DATA_DIR)")
+    parser.add_argument("--database-url", default=os.environ.get("BRUSHWORK_DATABASE_URL"),
+                        help="SQLAlchemy URL of the event log, e.g. "
+                             "postgresql+asyncpg://host/db (default: SQLite in the data dir)")
+    parser.add_argument("--log-format", choices=("console", "json"), default="console",
+                        help="log line format")
+    parser.add_argument("--log-level", default=None,
+                        help="minimum log level: debug, info, warning or error")
+
+
+def _engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cache", choices=("classic", "lru", "none"), default="classic",
+                        help="output cache policy across prompts (default classic)")
+    parser.add_argument("--cache-size", type=int, default=256,
+                        help="maximum cached node outputs for --cache lru")
+    parser.add_argument("--max-concurrent-prompts", type=int, default=1,
+                        help="prompts executed at the same time (default 1, as ComfyUI)")
+    parser.add_argument("--max-queue-size", type=int, default=10_000,
+                        help="queued prompts past which POST /prompt answers 429")
+    parser.add_argument("--max-crash-resumes", type=int, default=3,
+                        help="crashes during resume after which a run is failed as poison")
+    parser.add_argument("--node-timeout", type=_node_timeout, action="append", default=[],
+                        metavar="CLASS=SECONDS", help="fail a node class after SECONDS")
+    parser.add_argument("--cpu-threads", type=int, default=4,
+                        help="threads for CPU-bound nodes")
+    parser.add_argument("--extra-nodes", action="append", default=[], metavar="MODULE",
+                        help="import MODULE and register the node classes in its "
+                             "NODE_CLASSES list (repeatable)")
+    parser.add_argument("--sqlite-synchronous", default="NORMAL",
+                        help="SQLite synchronous mode: NORMAL (survives kill -9) or FULL "
+                             "(also survives power loss)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="brushwork", description=(
+        "Run ComfyUI API-format workflows on a durable event log."))
+    parser.add_argument("--version", action="version", version=f"brushwork {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the ComfyUI-compatible HTTP server")
+    _common(serve)
+    _engine_options(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8188, help="TCP port (default 8188)")
+    serve.add_argument("--no-worker", action="store_true",
+                       help="serve the API only; run prompts in `brushwork worker` processes")
+
+    run = commands.add_parser("run", help="run one workflow headless and print its outputs")
+    _common(run)
+    _engine_options(run)
+    run.add_argument("workflow", type=Path, help="API-format workflow JSON (Export (API))")
+    run.add_argument("--input-dir", type=Path, action="append", default=[],
+                     help="copy this folder's files into the input folder first (repeatable)")
+    run.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
+
+    database = commands.add_parser("db", help="database schema commands")
+    db_commands = database.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="apply the schema migrations")
+    _common(upgrade)
+
+    history = commands.add_parser("history", help="list finished runs")
+    _common(history)
+    history.add_argument("--limit", type=int, default=20, help="newest N runs (default 20)")
+    history.add_argument("--json", action="store_true", help="print ComfyUI's history JSON")
+
+    events = commands.add_parser("events", help="print a run's events")
+    _common(events)
+    events.add_argument("prompt_id")
+    events.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    from .cli_ops import add_operation_commands
+
+    add_operation_commands(commands, _common, _engine_options)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    from .settings import Settings
+
+    settings = Settings(data_dir=args.data_dir, database_url=args.database_url)
+    if hasattr(args, "cache"):
+        settings.cache_policy = args.cache
+        settings.cache_max_entries = args.cache_size
+        settings.max_concurrent_prompts = args.max_concurrent_prompts
+        settings.max_queue_size = args.max_queue_size
+        settings.max_crash_resumes = args.max_crash_resumes
+        settings.node_timeouts = dict(args.node_timeout)
+        settings.cpu_threads = args.cpu_threads
+        settings.sqlite_synchronous = args.sqlite_synchronous
+        settings.extra_node_modules = list(args.extra_nodes)
+    if getattr(args, "no_worker", False):
+        settings.run_worker = False
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .logs import configure
+
+    default_level = "info" if args.command in ("serve", "worker") else "warning"
+    configure(args.log_format, args.log_level or default_level)
+    from . import cli_impl
+
+    handler = {
+        "serve": cli_impl.serve, "run": cli_impl.run, "db": cli_impl.db_upgrade,
+        "history": cli_impl.history, "events": cli_impl.events,
+    }.get(args.command)
+    if handler is None:
+        from . import cli_ops
+
+        handler = cli_ops.HANDLERS[args.command]
+    try:
+        return handler(args, settings_from_args(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # the CLI prints user errors without a traceback
+        from .errors import BrushworkError
+
+        if isinstance(error, BrushworkError | ValueError | OSError):
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        raise
+
+
+def print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""The websocket hub: ComfyUI's /ws protocol, fed from the log, resumable by position."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import msgspec
+import structlog
+from aiohttp import WSMsgType, web
+
+from ..events.notifier import Broadcaster
+from ..events.store import EventStore
+from .messages import BROADCAST, MessageTranslator, Outgoing, status_message
+
+log = structlog.get_logger(__name__)
+
+_encoder = msgspec.json.Encoder()
+MAX_PENDING_MESSAGES = 10_000
+PREVIEW_IMAGE = 1
+FEATURE_FLAGS = {"supports_preview_metadata": True, "max_upload_size": 104857600.0}
+
+
+class _Client:
+    def __init__(self, sid: str, ws: web.WebSocketResponse) -> None:
+        self.sid = sid
+        self.ws = ws
+        self.queue: deque[tuple[int | None, bytes | str]] = deque()
+        self.ready = asyncio.Event()
+        self.dropped = False
+
+    def push(self, position: int | None, payload: bytes | str) -> None:
+        if len(self.queue) >= MAX_PENDING_MESSAGES:
+            self.dropped = True
+            self.ready.set()
+            return
+        self.queue.append((position, payload))
+        self.ready.set()
+
+
+class WebSocketHub:
+    def __init__(self, store: EventStore, broadcaster: Broadcaster,
+                 translator: MessageTranslator, start_position: int,
+                 lookup_client: Callable[[str], Awaitable[str | None]] | None = None) -> None:
+        self.lookup_client = lookup_client
+        self.store = store
+        self.broadcaster = broadcaster
+        self.translator = translator
+        self.position = start_position
+        self.clients: dict[str, _Client] = {}
+        self.running_node: Any = None
+
+    @property
+    def client_count(self) -> int:
+        return len(self.clients)
+
+    async def run(self) -> None:
+        """Follow the log and fan messages out to connected clients."""
+        subscription = self.broadcaster.subscribe(self.store, after=self.position)
+        try:
+            while True:
+                for record in await subscription.next_batch():
+                    self.position = record.position
+                    for outgoing in self.translator.translate(record):
+                        self._deliver(outgoing)
+        finally:
+            subscription.close()
+
+    def _deliver(self, outgoing: Outgoing) -> None:
+        payload = _encoder.encode(outgoing.message).decode()
+        if outgoing.target == BROADCAST:
+            for client in self.clients.values():
+                client.push(outgoing.position, payload)
+        elif outgoing.target is not None:
+            client = self.clients.get(outgoing.target)
+            if client is not None:
+                client.push(outgoing.position, payload)
+
+    def progress(self, prompt_id: str, node_id: str, value: float, total: float,
+                 preview: Any) -> None:
+        """A live progress tick (not an event): to the prompt's client, or everyone."""
+        target = self.translator.clients.get(prompt_id)
+        message = {"type": "progress", "data": {"value": value, "max": total,
+                                                "prompt_id": prompt_id, "node": node_id}}
+        self._deliver(Outgoing(target if target is not None else BROADCAST, message, None))
+        if isinstance(preview, bytes | bytearray):
+            frame = struct.pack(">II", PREVIEW_IMAGE, 1) + bytes(preview)
+            clients = ([self.clients[target]] if target in self.clients
+                       else list(self.clients.values()))
+            for client in clients:
+                client.push(None, frame)
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20)
+        await ws.prepare(request)
+        sid = request.query.get("clientId") or uuid.uuid4().hex
+        after_text = request.query.get("after")
+        client = _Client(sid, ws)
+        self.clients[sid] = client
+        # Every message after this position reaches the client's queue from now on.
+        last_sent = self.position
+        bound = log.bind(client_id=sid)
+        bound.info("websocket_connected", resume_after=after_text)
+        try:
+            await ws.send_str(_encoder.encode(
+                status_message(self.translator.queue_remaining(), sid)).decode())
+            if after_text is not None:
+                try:
+                    after = int(after_text)
+                except ValueError:
+                    await ws.send_json({"type": "error", "data": {
+                        "message": f"invalid after={after_text!r}; send an integer position"}})
+                    await ws.close()
+                    return ws
+                last_sent = await self._catch_up(client, after)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._sender, client, last_sent)
+                await self._receiver(client)
+                tg.cancel_scope.cancel()
+        finally:
+            if self.clients.get(sid) is client:
+                del self.clients[sid]
+            bound.info("websocket_closed")
+        return ws
+
+    async def _catch_up(self, client: _Client, after: int) -> int:
+        """Send the missed messages of this client after ``after``; return the last position."""
+        translator = MessageTranslator({})
+        translator.clients = self.translator.clients
+        position = after
+        while True:
+            records = await self.store.read_all(after=position, limit=2000)
+            if not records:
+                return position
+            await self._resolve_clients(translator, records)
+            for record in records:
+                if record.position > self.position:
+                    return position
+                for outgoing in translator.translate(record):
+                    if outgoing.message["type"] == "status":
+                        continue
+                    if outgoing.target in (client.sid, BROADCAST):
+                        await client.ws.send_str(_encoder.encode(outgoing.message).decode())
+                position = record.position
+
+    async def _resolve_clients(self, translator: MessageTranslator, records: list) -> None:
+        if self.lookup_client is None:
+            return
+        for record in records:
+            prompt_id = getattr(record.event, "prompt_id", None)
+            if prompt_id and prompt_id not in translator.clients:
+                translator.clients[prompt_id] = await self.lookup_client(prompt_id)
+
+    async def _sender(self, client: _Client, last_sent: int) -> None:
+        while True:
+            await client.ready.wait()
+            client.ready.clear()
+            if client.dropped:
+                await client.ws.close(code=1013, message=b"client too slow; reconnect with after=")
+                return
+            while client.queue:
+                position, payload = client.queue.popleft()
+                if position is not None and position <= last_sent:
+                    continue
+                if isinstance(payload, bytes):
+                    await client.ws.send_bytes(payload)
+                else:
+                    await client.ws.send_str(payload)
+
+    async def _receiver(self, client: _Client) -> None:
+        first = True
+        async for message in client.ws:
+            if message.type == WSMsgType.TEXT and first:
+                first = False
+                try:
+                    data = msgspec.json.decode(message.data)
+                except msgspec.DecodeError:
+                    continue
+                if isinstance(data, dict) and data.get("type") == "feature_flags":
+                    await client.ws.send_str(_encoder.encode(
+                        {"type": "feature_flags", "data": FEATURE_FLAGS}).decode())
+            elif message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+                break

@@ -1,0 +1,96 @@
+"""Shared machinery of SQL projections: JSON columns, checkpoints and batched writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..events.schema import projection_checkpoints
+from ..events.store import RecordedEvent
+
+_encoder = msgspec.json.Encoder()
+
+# extra_data keys that carry credentials; they never reach a projection.
+SENSITIVE_EXTRA_KEYS = frozenset({"auth_token_comfy_org", "api_key_comfy_org"})
+
+
+def dumps(value: Any) -> str:
+    return _encoder.encode(value).decode()
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else msgspec.json.decode(text)
+
+
+def public_extra_data(extra_data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in extra_data.items() if k not in SENSITIVE_EXTRA_KEYS}
+
+
+async def read_checkpoint(conn: AsyncConnection, name: str) -> int:
+    result = await conn.execute(
+        sa.select(projection_checkpoints.c.position).where(projection_checkpoints.c.name == name)
+    )
+    return result.scalar() or 0
+
+
+async def write_checkpoint(conn: AsyncConnection, name: str, position: int) -> None:
+    result = await conn.execute(
+        projection_checkpoints.update()
+        .where(projection_checkpoints.c.name == name)
+        .values(position=position)
+    )
+    if result.rowcount == 0:
+        await conn.execute(projection_checkpoints.insert().values(name=name, position=position))
+
+
+class BatchedProjection:
+    """A projection that folds a batch of events into few statements, then writes its checkpoint.
+
+    Subclasses fold events into ``self.inserts`` (new rows by key) and
+    ``self.updates`` (changed fields of rows stored earlier, by key), and
+    call ``flush`` before an event that touches many rows at once.
+    """
+
+    name: str
+
+    async def apply(self, conn: AsyncConnection, events: Sequence[RecordedEvent]) -> None:
+        if not events:
+            return
+        self.reset()
+        for record in events:
+            await self.fold(conn, record)
+        await self.flush(conn)
+        await write_checkpoint(conn, self.name, events[-1].position)
+
+    def reset(self) -> None:
+        raise NotImplementedError
+
+    async def fold(self, conn: AsyncConnection, record: RecordedEvent) -> None:
+        raise NotImplementedError
+
+    async def flush(self, conn: AsyncConnection) -> None:
+        raise NotImplementedError
+
+
+async def execute_updates(
+    conn: AsyncConnection, table: sa.Table, keys: Sequence[str],
+    updates: dict[tuple[Any, ...], dict[str, Any]],
+) -> None:
+    """Run keyed UPDATEs, grouping rows that change the same columns into one executemany."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for key, fields in updates.items():
+        columns = tuple(sorted(fields))
+        params = {f"k_{name}": value for name, value in zip(keys, key, strict=True)}
+        params.update({f"v_{column}": fields[column] for column in columns})
+        groups.setdefault(columns, []).append(params)
+    for columns, rows in groups.items():
+        statement = (
+            table.update()
+            .where(*[table.c[name] == sa.bindparam(f"k_{name}") for name in keys])
+            .values({column: sa.bindparam(f"v_{column}") for column in columns})
+        )
+        await conn.execute(statement, rows)

@@ -1,0 +1,153 @@
+"""The composition root: wires the store, projections, engine and scheduler together.
+
+The CLI and the HTTP server both start a ``Runtime``. It is the only place
+that knows which store and which projections are in use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import anyio
+import structlog
+
+from . import db
+from .engine.artifacts import ArtifactStore
+from .engine.cache import OutputCache
+from .engine.commands import CommandSettings, PromptCommands
+from .engine.executor import Executor, ExecutorSettings
+from .engine.lanes import Lanes
+from .engine.registry import NodeRegistry, default_registry
+from .engine.runtime import set_data_paths
+from .engine.scheduler import Scheduler, SchedulerSettings
+from .engine.validation import PromptValidator
+from .events.database import create_engine
+from .events.notifier import Broadcaster
+from .events.sql import SqlEventStore
+from .events.writer import EventWriter
+from .projections.reader import ProjectionReader, load_active_with_checkpoint, max_number
+from .projections.runner import catch_up, default_projections
+from .settings import Settings
+
+log = structlog.get_logger(__name__)
+
+ProgressListener = Callable[[str, str, float, float, Any], None]
+
+
+class Runtime:
+    """Everything one brushwork process runs, started and stopped as one unit."""
+
+    def __init__(self, settings: Settings, registry: NodeRegistry | None = None) -> None:
+        self.settings = settings
+        self.paths = settings.paths
+        self.registry = registry or default_registry()
+        for module_name in settings.extra_node_modules:
+            load_node_module(self.registry, module_name)
+        self.progress_listeners: list[ProgressListener] = []
+        self.services: dict[str, Any] = {}
+        self._stack = AsyncExitStack()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def __aenter__(self) -> Runtime:
+        settings = self.settings
+        self._loop = asyncio.get_running_loop()
+        self.paths.create(clear_temp=True)
+        set_data_paths(self.paths)
+        self.engine = create_engine(
+            settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        self._stack.push_async_callback(self.engine.dispose)
+        await db.upgrade(self.engine)
+        self.projections = default_projections()
+        self.store = SqlEventStore(self.engine, self.projections)
+        await catch_up(self.engine, self.store, self.projections)
+        self.broadcaster = Broadcaster()
+        self.writer = EventWriter(self.store, self.broadcaster)
+        self.reader = ProjectionReader(self.engine)
+        self.artifacts = ArtifactStore(self.paths.artifacts, fsync=settings.artifact_fsync)
+        self.validator = PromptValidator(self.registry)
+        self.commands = PromptCommands(
+            validator=self.validator, writer=self.writer, find_prompt=self.reader.prompt,
+            queue_size=self.reader.queue_remaining,
+            settings=CommandSettings(max_queue_size=settings.max_queue_size),
+            next_number=int(await max_number(self.engine)) + 1,
+        )
+        self.cache = OutputCache(settings.cache_policy, settings.cache_max_entries)
+        self.lanes = Lanes(cpu_threads=settings.cpu_threads,
+                           device_concurrency=settings.device_concurrency)
+        self._start_services()
+        self.executor = Executor(
+            registry=self.registry, writer=self.writer, artifacts=self.artifacts,
+            paths=self.paths, cache=self.cache, lanes=self.lanes,
+            settings=ExecutorSettings(
+                node_timeouts=settings.node_timeouts,
+                default_node_timeout=settings.default_node_timeout,
+                worker_id=settings.worker_id, device=_default_device()),
+            services=self.services, progress_sink=self._progress,
+        )
+        self.scheduler = Scheduler(
+            executor=self.executor, writer=self.writer, store=self.store,
+            broadcaster=self.broadcaster,
+            load_active=lambda: load_active_with_checkpoint(self.engine),
+            settings=SchedulerSettings(
+                max_concurrent_prompts=settings.max_concurrent_prompts,
+                max_crash_resumes=settings.max_crash_resumes, worker_id=settings.worker_id),
+        )
+        self.task_group = await self._stack.enter_async_context(anyio.create_task_group())
+        self._stack.push_async_callback(self._stop)
+        self.task_group.start_soon(self.writer.run)
+        if settings.run_worker:
+            await self.task_group.start(self.scheduler.run)
+        log.info("runtime_started", data_dir=str(self.paths.root), worker=settings.run_worker)
+        return self
+
+    def _start_services(self) -> None:
+        try:
+            from .providers.hub import ProviderHub, hub_from_settings
+        except ImportError:
+            return
+        hub: ProviderHub = hub_from_settings(self.settings)
+        self.services["providers"] = hub
+        self._stack.push_async_callback(hub.close)
+
+    async def _stop(self) -> None:
+        await self.writer.close()
+        self.task_group.cancel_scope.cancel()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._stack.aclose()
+
+    def _progress(self, prompt_id: str, node_id: str, value: float, total: float,
+                  preview: Any) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        for listener in self.progress_listeners:
+            loop.call_soon_threadsafe(listener, prompt_id, node_id, value, total, preview)
+
+
+def load_node_module(registry: NodeRegistry, module_name: str) -> None:
+    """Import a module of custom nodes and register its NODE_CLASSES."""
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"cannot import node module {module_name!r}: {error}") from error
+    classes = getattr(module, "NODE_CLASSES", None)
+    if not isinstance(classes, list | tuple):
+        raise ValueError(f"node module {module_name!r} has no NODE_CLASSES list")
+    for cls in classes:
+        registry.register(cls)
+
+
+def _default_device() -> str:
+    """The torch device name, decided without importing torch when it is not loaded yet."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        return "cuda:0"
+    return "cpu"

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.server import ServerProcess
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator:
+    """Start brushwork servers on free ports; every one is stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def start(*args: str, data_dir: Path | None = None, **kwargs) -> ServerProcess:
+        server = ServerProcess(data_dir or tmp_path / "data", *args, **kwargs)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(server_factory) -> ServerProcess:
+    return server_factory()
