@@ -13,10 +13,11 @@ def server_factory(tmp_path: Path) -> Iterator:
     """Start brushwork servers on free ports; every one is stopped after the test."""
     started: list[ServerProcess] = []
 
-    def start(*args: str, data_dir: Path | None = None, **kwargs) -> ServerProcess:
+    def start(*args: str, data_dir: Path | None = None, wait_ready: bool = True,
+              **kwargs) -> ServerProcess:
         server = ServerProcess(data_dir or tmp_path / "data", *args, **kwargs)
         started.append(server)
-        return server.start()
+        return server.start(wait_ready=wait_ready)
 
     yield start
     for server in started:

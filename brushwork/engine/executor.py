@@ -224,7 +224,9 @@ class _PromptRun:
                                    if p != self.prompt_id))
         self.executor.cache.begin_prompt(live_keys, other_keys)
 
-        self.emit(ExecutionStarted(
+        # Awaited: a crash after this point is counted as a crash of this run
+        # (poison-run detection reads it), so it must be durable first.
+        await self.emit_and_wait(ExecutionStarted(
             prompt_id=self.prompt_id, attempt=self.prior.started + 1,
             worker_id=self.executor.settings.worker_id, resumed=resumed,
             skipped_nodes=sorted(restored),
@@ -475,6 +477,9 @@ class _PromptRun:
         if cls.side_effects:
             await self.emit_and_wait(started_event)
         else:
+            # NOTE: not awaited, so a process killed within one group commit of
+            # this start loses the record of this attempt (the node still runs
+            # again on resume, because it has no NodeCompleted).
             self.emit(started_event)
         self.running[node_id] = cls.class_type
         ctx = NodeContext(

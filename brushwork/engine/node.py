@@ -129,7 +129,9 @@ class Node:
     output_node: ClassVar[bool] = False
     input_is_list: ClassVar[bool] = False
     lane: ClassVar[Lane] = "cpu"
-    # A node that is not cacheable runs in every prompt (SaveImage, random sources).
+    # A node that is not cacheable runs in every prompt (for example a source of
+    # randomness). Output nodes such as SaveImage are cacheable, as in ComfyUI:
+    # an identical resubmission re-sends their recorded UI instead of saving again.
     cacheable: ClassVar[bool] = True
     # A deterministic node gives the same bytes for the same inputs on one device;
     # replay --re-execute compares such nodes bit for bit.

@@ -125,7 +125,7 @@ class Scheduler:
 
     async def _follow(self, subscription: Subscription) -> None:
         while True:
-            for record in await subscription.next_batch():
+            for record in await subscription.next_batch(poll_interval=1.0):
                 self._apply(record)
                 if isinstance(record.event, ResumeRequested):
                     await self._enqueue_resumed(record.event.prompt_id)

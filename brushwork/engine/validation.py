@@ -16,6 +16,7 @@ reported as ``dependency_cycle`` instead of a recursion error.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -235,7 +236,8 @@ class PromptValidator:
                     f"{spec.name}, {value!r}", input_name=spec.name, received_value=value,
                 ))
                 continue
-            coerced, error = self._check_constant(spec, value)
+            coerced, error = self._check_constant(
+                spec, value, bounds=spec.name not in self._custom_checked(cls))
             if error:
                 errors.append(error)
             else:
@@ -291,7 +293,24 @@ class PromptValidator:
             ), True
         return None, self._validate_node(prompt, source_id, memo, node_errors, reached)
 
-    def _check_constant(self, spec: Input, value: Any) -> tuple[Any, dict[str, Any] | None]:
+    @staticmethod
+    def _custom_checked(cls: type[Node]) -> frozenset[str]:
+        """Inputs that the node's own validate_inputs checks (ComfyUI skips its range and
+        list checks for those, so that e.g. LoadImage accepts "sub/x.png [output]")."""
+        cached = cls.__dict__.get("_custom_checked_inputs")
+        if cached is None:
+            func = cls.validate_inputs
+            if getattr(func, "__func__", None) is Node.validate_inputs.__func__:  # type: ignore[attr-defined]
+                cached = frozenset()
+            else:
+                parameters = inspect.signature(func).parameters.values()
+                cached = frozenset(p.name for p in parameters
+                                   if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+            cls._custom_checked_inputs = cached  # type: ignore[attr-defined]
+        return cached
+
+    def _check_constant(self, spec: Input, value: Any, *, bounds: bool = True
+                        ) -> tuple[Any, dict[str, Any] | None]:
         def invalid(reason: str) -> tuple[Any, dict[str, Any]]:
             return None, _error(
                 "invalid_input_type",
@@ -322,6 +341,10 @@ class PromptValidator:
             if len(coerced) > self.max_string_length:
                 return invalid(f"longer than the limit of {self.max_string_length} characters")
         else:
+            if not bounds:
+                if isinstance(value, str | int | float) and not isinstance(value, bool):
+                    return value, None
+                return invalid("expected one of the listed choices")
             choices = spec.current_choices()
             if not isinstance(value, str | int | float) or value not in choices:
                 shown = choices if len(choices) <= MAX_COMBO_IN_ERRORS else (
@@ -334,7 +357,7 @@ class PromptValidator:
                     received_value=value,
                 )
             return value, None
-        if kind in ("INT", "FLOAT"):
+        if kind in ("INT", "FLOAT") and bounds:
             if spec.min is not None and coerced < spec.min:
                 return None, _error(
                     "value_smaller_than_min", f"Value {coerced} smaller than min of {spec.min}",
@@ -387,6 +410,3 @@ def _to_bool(value: Any) -> bool | None:
         return value.lower() == "true"
     return None
 
-
-def _node_class(registry: NodeRegistry, prompt: dict[str, Any], node_id: str) -> type[Node]:
-    return registry.require(prompt[node_id]["class_type"])

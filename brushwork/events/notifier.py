@@ -35,8 +35,13 @@ class Subscription:
         self._poked = True
         self._ready.set()
 
-    async def next_batch(self) -> list[RecordedEvent]:
-        """Wait for and return the next committed events after ``position``."""
+    async def next_batch(self, poll_interval: float | None = None) -> list[RecordedEvent]:
+        """Wait for and return the next committed events after ``position``.
+
+        With ``poll_interval``, the store is read at least that often even
+        without a notification: this catches events that another process
+        appended to a shared SQLite file, which sends no notification.
+        """
         while True:
             batch = self._take(strict=True)
             if batch:
@@ -53,7 +58,13 @@ class Subscription:
                 # rolled-back transactions (PostgreSQL sequences do that).
                 return self._take(strict=False)
             self._ready = anyio.Event()
-            await self._ready.wait()
+            if poll_interval is None or self._store is None:
+                await self._ready.wait()
+                continue
+            with anyio.move_on_after(poll_interval):
+                await self._ready.wait()
+            if not self._ready.is_set():
+                self._poked = True
 
     def _take(self, *, strict: bool) -> list[RecordedEvent]:
         out: list[RecordedEvent] = []

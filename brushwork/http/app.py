@@ -180,6 +180,11 @@ class Routes:
         audit = await self.runtime.reader.audit(prompt_id)
         if audit is None:
             return error_response(404, "not_found", f"prompt {prompt_id} does not exist")
+        if request.query.get("format") == "jsonl":
+            from ..cli_ops import audit_json_lines
+
+            return web.Response(text="\n".join(audit_json_lines(audit)) + "\n",
+                                content_type="application/x-ndjson")
         return web.json_response(audit)
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:

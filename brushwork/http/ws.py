@@ -64,7 +64,7 @@ class WebSocketHub:
         subscription = self.broadcaster.subscribe(self.store, after=self.position)
         try:
             while True:
-                for record in await subscription.next_batch():
+                for record in await subscription.next_batch(poll_interval=1.0):
                     self.position = record.position
                     for outgoing in self.translator.translate(record):
                         self._deliver(outgoing)

@@ -32,7 +32,8 @@ def gaussian_weights(radius: int, sigma: float, device: Any = None) -> torch.Ten
 
     ComfyUI's post-processing nodes place the samples at evenly spaced points
     from -1 to 1, so sigma is measured in units of the radius, not in pixels.
-    Their 2-D kernel is the outer product of this vector with itself.
+    Their 2-D kernel, exp(-(x^2 + y^2) / (2 sigma^2)) normalised, equals the
+    outer product of this vector with itself.
     """
     import torch
 
@@ -68,7 +69,7 @@ def gaussian_blur(image: torch.Tensor, radius: int, sigma: float) -> torch.Tenso
         kernel = (weights[:, None] * weights[None, :]).expand(channels, 1, size, size)
         padded = F.pad(planes, (radius, radius, radius, radius), mode="reflect")
         return F.conv2d(padded, kernel, groups=channels).movedim(1, -1)
-    rows = F.pad(planes, (radius, radius, 0, 0), mode="replicate")
+    rows = F.pad(planes, (radius, radius, 0, 0), mode="reflect")
     rows = F.conv2d(rows, weights.view(1, 1, 1, size).expand(channels, 1, 1, size), groups=channels)
     cols = F.pad(rows, (0, 0, radius, radius), mode="reflect")
     cols = F.conv2d(cols, weights.view(1, 1, size, 1).expand(channels, 1, size, 1), groups=channels)
@@ -141,7 +142,7 @@ def resize_image(
     import torch.nn.functional as F
 
     if method not in UPSCALE_METHODS:
-        raise ValueError(f"unknown upscale_method {method!r}; expected one of {UPSCALE_METHODS}")
+        raise ValueError(f"invalid upscale_method {method!r}, expected one of {UPSCALE_METHODS}")
     planes = image.movedim(-1, 1)
     if crop == "center":
         planes = _center_crop(planes, width, height)
@@ -208,7 +209,7 @@ class ImageBlur(Node):
     display_name = "Image Blur"
     category = "image/postprocessing"
     python_module = "comfy_extras.nodes_post_processing"
-    description = "Applies a gaussian blur; sigma is relative to the radius, as in ComfyUI."
+    description = "Applies a gaussian blur whose sigma is relative to the radius, as in ComfyUI."
     inputs = (
         Input("image", "IMAGE"),
         Input("blur_radius", "INT", default=1, min=1, max=31, step=1),
@@ -260,7 +261,7 @@ class ImageScale(Node):
     class_type = "ImageScale"
     display_name = "Upscale Image"
     category = "image/upscaling"
-    description = "Resizes images to a width and height; 0 in one of them keeps the aspect ratio."
+    description = "Resizes images to a width and height. A 0 in one of them keeps the aspect ratio."
     inputs = (
         Input("image", "IMAGE"),
         Input("upscale_method", "COMBO", choices=UPSCALE_METHODS),
@@ -304,8 +305,8 @@ class ImageScaleBy(Node):
     def execute(
         self, ctx: NodeContext, image: torch.Tensor, upscale_method: str, scale_by: float
     ) -> tuple[Any]:
-        # ComfyUI rounds without a lower bound and fails on a 0-pixel result;
-        # one pixel is the smallest image that can continue down the graph.
+        # ComfyUI rounds without a lower bound and fails on a 0-pixel result.
+        # One pixel is the smallest image that can continue down the graph.
         width = max(1, round(image.shape[2] * scale_by))
         height = max(1, round(image.shape[1] * scale_by))
         return (resize_image(image, width, height, upscale_method),)
@@ -336,7 +337,7 @@ def _blend(base: torch.Tensor, layer: torch.Tensor, mode: str) -> torch.Tensor:
     if mode == "difference":
         # ComfyUI subtracts without abs(); the final clamp turns negatives into 0.
         return base - layer
-    raise ValueError(f"unknown blend_mode {mode!r}; expected one of {BLEND_MODES}")
+    raise ValueError(f"invalid blend_mode {mode!r}, expected one of {BLEND_MODES}")
 
 
 class ImageBlend(Node):

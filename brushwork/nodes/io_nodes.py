@@ -163,7 +163,9 @@ class LoadImage(Node):
     def execute(self, ctx: NodeContext, image: str) -> tuple[Any, ...]:
         path = resolve_annotated_path(ctx.paths, image)
         if path is None or not path.is_file():
-            raise NotFoundError(f"image file {image!r} was not found in the data directory")
+            raise NotFoundError(
+                f"image file {image!r} was not found. Upload it first or pick a listed file."
+            )
         return load_image_file(path)
 
     @classmethod
@@ -193,9 +195,11 @@ class LoadImage(Node):
             return "the data directory is not set, so no image file can be found"
         path = resolve_annotated_path(paths, str(image))
         if path is None:
-            return f"invalid image file name {image!r}: it must stay inside its folder"
+            return (
+                f"invalid image file name {image!r}. Use a relative name inside the input folder."
+            )
         if not path.is_file():
-            return f"image file {image!r} was not found in the input folder"
+            return f"image file {image!r} was not found. Upload it first or pick a listed file."
         return True
 
 
@@ -210,8 +214,8 @@ def check_filename_prefix(prefix: str) -> str | None:
     name = os.path.basename(normalized)
     if os.path.isabs(normalized) or normalized == ".." or normalized.startswith(".." + os.sep):
         return (
-            f"filename_prefix {prefix!r} points outside the output folder; "
-            "use a relative prefix such as 'ComfyUI' or 'project/shot'"
+            f"filename_prefix {prefix!r} points outside the output folder. "
+            "Use a relative prefix such as 'ComfyUI' or 'project/shot'."
         )
     if name in ("", ".", ".."):
         return f"filename_prefix {prefix!r} has no file name part"
@@ -248,7 +252,7 @@ def _highest_counter(folder: Path, name: str) -> int:
             if not candidate.startswith(stem):
                 continue
             digits = candidate[len(stem) :].split("_", 1)[0]
-            if digits.isdigit():
+            if digits.isascii() and digits.isdigit():
                 highest = max(highest, int(digits))
     return highest
 
@@ -302,7 +306,7 @@ def _to_pil_images(images: torch.Tensor) -> list[Image.Image]:
     import torch
     from PIL import Image
 
-    # NaN has no 8-bit value; 0 keeps the cast defined.
+    # NaN has no 8-bit value, so it becomes 0 to keep the cast defined.
     pixels = torch.nan_to_num(images.detach().float(), nan=0.0).mul(255.0).clamp_(0.0, 255.0)
     pixels = pixels.to(torch.uint8).cpu().numpy()
     if pixels.shape[-1] == 1:
@@ -405,14 +409,14 @@ class SaveImage(Node):
         Input("images", "IMAGE"),
         Input(
             "filename_prefix", "STRING", default="ComfyUI",
-            tooltip="File name prefix, relative to the output folder; may contain subfolders.",
+            tooltip="File name prefix relative to the output folder. It may contain subfolders.",
         ),
     )
     hidden = {"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO"}
     outputs = ()
     output_node = True
     lane = "cpu"
-    cacheable = False
+    cacheable = True
     deterministic = False
 
     def execute(
@@ -447,13 +451,13 @@ class PreviewImage(Node):
     outputs = ()
     output_node = True
     lane = "cpu"
-    cacheable = False
+    cacheable = True
     deterministic = False
 
     def execute(self, ctx: NodeContext, images: torch.Tensor, **hidden: Any) -> NodeOutput:
         suffix = "".join(random.choices(string.ascii_lowercase, k=5))
         # The random suffix makes a clash unlikely, so the temp folder is not
-        # listed; exclusive file creation still moves past a clash.
+        # listed. Exclusive file creation still moves past a clash.
         return save_images(
             ctx,
             images,

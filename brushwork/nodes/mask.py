@@ -57,7 +57,7 @@ class ImageToMask(_MaskNode):
 
     def execute(self, ctx: NodeContext, image: torch.Tensor, channel: str) -> tuple[Any]:
         if channel not in CHANNELS:
-            raise ValueError(f"unknown channel {channel!r}; expected one of {CHANNELS}")
+            raise ValueError(f"invalid channel {channel!r}, expected one of {CHANNELS}")
         index = CHANNELS.index(channel)
         if index >= image.shape[-1]:
             raise ValueError(

@@ -90,7 +90,7 @@ def test_load_rgb_pixels(ctx, paths):
     pixels = np.array([[[0, 51, 255], [128, 7, 200]]], dtype=np.uint8)
     write_rgb(paths.input / "rgb.png", pixels)
 
-    loaded, alpha_mask = LoadImage().execute(ctx, image="rgb.png")
+    loaded, _ = LoadImage().execute(ctx, image="rgb.png")
 
     assert loaded.shape == (1, 1, 2, 3)
     assert loaded.dtype == torch.float32
@@ -175,7 +175,7 @@ def test_load_16_bit_scaling(ctx, paths):
 
 
 def test_load_missing_file(ctx):
-    with pytest.raises(NotFoundError, match="absent.png"):
+    with pytest.raises(NotFoundError, match=r"absent\.png"):
         LoadImage().execute(ctx, image="absent.png")
 
 
@@ -416,9 +416,10 @@ def test_preview_compress_level_1(ctx, paths):
     assert zlib_level_flag(paths.temp / result.ui["images"][0]["filename"]) == 0
 
 
-def test_preview_and_save_not_cacheable():
-    assert SaveImage.cacheable is False
-    assert PreviewImage.cacheable is False
+def test_preview_and_save_cacheable_outputs():
+    # As in ComfyUI, an identical resubmission reuses the recorded UI.
+    assert SaveImage.cacheable is True
+    assert PreviewImage.cacheable is True
     assert SaveImage.output_node is True
     assert PreviewImage.output_node is True
 

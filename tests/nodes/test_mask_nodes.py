@@ -33,7 +33,7 @@ def run(cls, ctx, **inputs):
 
 
 def rgba_image():
-    """A 1x2x2 RGBA image whose channel c holds c / 10 + pixel index / 100."""
+    """A 1x2x2 RGBA image whose channel c contains c / 10 + pixel index / 100."""
     channel = torch.arange(4, dtype=torch.float32) / 10.0
     pixel = torch.arange(4, dtype=torch.float32).view(2, 2, 1) / 100.0
     return (channel + pixel).unsqueeze(0)
@@ -55,7 +55,9 @@ def test_invert_mask_values(ctx):
     assert torch.equal(out, torch.tensor([[[1.0, 0.75], [0.25, 0.0]]]))
 
 
-@pytest.mark.parametrize(("channel", "index"), [("red", 0), ("green", 1), ("blue", 2), ("alpha", 3)])
+@pytest.mark.parametrize(
+    ("channel", "index"), [("red", 0), ("green", 1), ("blue", 2), ("alpha", 3)]
+)
 def test_image_to_mask_channel(ctx, channel, index):
     image = rgba_image()
 

@@ -6,6 +6,7 @@ Servers under test load them with ``--extra-nodes tests.support.nodes``.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,21 @@ class TestSumList(Node):
         return (sum(values),)
 
 
+class TestCrashProcess(Node):
+    """Kills its own process with SIGKILL while ``marker`` exists: a node that crashes hosts."""
+
+    class_type = "TestCrashProcess"
+    category = "testing"
+    inputs = (Input("value", "INT"), Input("marker", "STRING", default=""))
+    outputs = (Output("INT"),)
+
+    def execute(self, ctx: Any, value: int, marker: str) -> tuple[int]:
+        _count_run(ctx, "TestCrashProcess")
+        if marker and Path(marker).exists():
+            os.kill(os.getpid(), signal.SIGKILL)
+        return (value,)
+
+
 def _count_run(ctx: Any, name: str) -> None:
     """Append one line per run to $BRUSHWORK_TEST_RUN_LOG, so tests can count executions."""
     path = os.environ.get("BRUSHWORK_TEST_RUN_LOG")
@@ -143,5 +159,5 @@ def _count_run(ctx: Any, name: str) -> None:
 
 NODE_CLASSES = [
     TestConstant, TestAdd, TestSlowAdd, TestAsyncSleep, TestFail, TestOutput,
-    TestLazySwitch, TestMakeList, TestSumList,
+    TestLazySwitch, TestMakeList, TestSumList, TestCrashProcess,
 ]

@@ -39,13 +39,15 @@ class ServerProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30) -> ServerProcess:
+    def start(self, timeout: float = 30, wait_ready: bool = True) -> ServerProcess:
         env = {**os.environ, "PYTHONPATH": str(REPO), **self.env}
         command = [sys.executable, "-m", "brushwork.cli", "serve", "--host", "127.0.0.1",
                    "--port", str(self.port), "--data-dir", str(self.data_dir),
                    "--extra-nodes", "tests.support.nodes", *self.extra_args]
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=log, env=env, cwd=REPO)
+        if not wait_ready:
+            return self
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
