@@ -506,7 +506,7 @@ class _PromptRun:
             )
             self._fail(node_id, cls, error, inputs, attempt, began)
         except anyio.get_cancelled_exc_class():
-            self.running.pop(node_id, None)
+            # Kept in self.running: the interrupt message names the node it stopped.
             raise
         except Exception as error:
             self._fail(node_id, cls, error, inputs, attempt, began)
