@@ -20,11 +20,12 @@ from .engine.cache import OutputCache
 from .engine.commands import CommandSettings, PromptCommands
 from .engine.executor import Executor, ExecutorSettings
 from .engine.lanes import Lanes
+from .engine.queue_gauge import QueueGauge
 from .engine.registry import NodeRegistry, default_registry
 from .engine.runtime import set_data_paths
 from .engine.scheduler import Scheduler, SchedulerSettings
 from .engine.validation import PromptValidator
-from .events.database import create_engine
+from .events.database import create_engine, create_sqlite_writer_engine, is_sqlite
 from .events.notifier import Broadcaster
 from .events.sql import SqlEventStore
 from .events.writer import EventWriter
@@ -50,6 +51,8 @@ class Runtime:
         self.services: dict[str, Any] = {}
         self._stack = AsyncExitStack()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # True while the scheduler task runs (readiness checks read it).
+        self.scheduler_running = False
 
     async def __aenter__(self) -> Runtime:
         settings = self.settings
@@ -61,16 +64,29 @@ class Runtime:
         self._stack.push_async_callback(self.engine.dispose)
         await db.upgrade(self.engine)
         self.projections = default_projections()
-        self.store = SqlEventStore(self.engine, self.projections)
+        sync_engine = None
+        if is_sqlite(settings.resolved_database_url):
+            sync_engine = create_sqlite_writer_engine(
+                settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+            self._stack.callback(sync_engine.dispose)
+        self.store = SqlEventStore(self.engine, self.projections, sync_engine=sync_engine)
         await catch_up(self.engine, self.store, self.projections)
         self.broadcaster = Broadcaster()
         self.writer = EventWriter(self.store, self.broadcaster)
         self.reader = ProjectionReader(self.engine)
         self.artifacts = ArtifactStore(self.paths.artifacts, fsync=settings.artifact_fsync)
-        self.validator = PromptValidator(self.registry)
+        self.validator = PromptValidator(
+            self.registry, max_nodes=settings.max_prompt_nodes,
+            max_string_length=settings.max_prompt_string_length)
+        active, checkpoint = await load_active_with_checkpoint(self.engine)
+        self.queue_gauge = QueueGauge({row.prompt_id for row in active}, checkpoint)
+
+        async def queue_size() -> int:
+            return self.queue_gauge.count
+
         self.commands = PromptCommands(
             validator=self.validator, writer=self.writer, find_prompt=self.reader.prompt,
-            queue_size=self.reader.queue_remaining,
+            queue_size=queue_size,
             settings=CommandSettings(max_queue_size=settings.max_queue_size),
             next_number=int(await max_number(self.engine)) + 1,
         )
@@ -98,8 +114,9 @@ class Runtime:
         self.task_group = await self._stack.enter_async_context(anyio.create_task_group())
         self._stack.push_async_callback(self._stop)
         self.task_group.start_soon(self.writer.run)
+        self.task_group.start_soon(self.queue_gauge.follow, self.broadcaster, self.store)
         if settings.run_worker:
-            await self.task_group.start(self.scheduler.run)
+            await self.task_group.start(self._run_scheduler)
         log.info("runtime_started", data_dir=str(self.paths.root), worker=settings.run_worker)
         return self
 
@@ -111,6 +128,14 @@ class Runtime:
         hub: ProviderHub = hub_from_settings(self.settings)
         self.services["providers"] = hub
         self._stack.push_async_callback(hub.close)
+
+    async def _run_scheduler(
+            self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        self.scheduler_running = True
+        try:
+            await self.scheduler.run(task_status=task_status)
+        finally:
+            self.scheduler_running = False
 
     async def _stop(self) -> None:
         await self.writer.close()

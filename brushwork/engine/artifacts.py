@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
+import itertools
 from pathlib import Path
 
 from ..errors import NotFoundError, StorageError
@@ -23,6 +23,8 @@ class ArtifactStore:
     def __init__(self, root: Path, *, fsync: bool = False) -> None:
         self.root = root
         self.fsync = fsync
+        self._known_dirs: set[Path] = set()
+        self._counter = itertools.count()
 
     def path_for(self, digest: str) -> Path:
         if not _SHA256.match(digest):
@@ -35,8 +37,13 @@ class ArtifactStore:
         if path.exists():
             return digest
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            if path.parent not in self._known_dirs:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._known_dirs.add(path.parent)
+            # A unique temporary name per process and call; the rename is atomic,
+            # so a reader sees either no file or the whole file.
+            tmp_name = path.parent / f".tmp-{os.getpid()}-{next(self._counter)}"
+            fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 if self.fsync:

@@ -102,7 +102,8 @@ class PromptCommands:
                              f"got {type(extra_data).__name__}")
         targets = body.get("partial_execution_targets")
         if targets is not None and not isinstance(targets, list):
-            raise _top_error("invalid_prompt", "partial_execution_targets must be a list of node ids",
+            raise _top_error("invalid_prompt",
+                             "partial_execution_targets must be a list of node ids",
                              f"got {targets!r}")
         try:
             validated = self.validator.validate(body["prompt"], targets)

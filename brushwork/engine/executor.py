@@ -60,6 +60,9 @@ class QueuedPrompt:
     outputs: list[str]
     client_id: str | None = None
     principal: str | None = None
+    # True for a prompt this process saw being queued and never started: its
+    # stream holds nothing to resume, so the scheduler need not read it.
+    fresh: bool = False
 
 
 @dataclass

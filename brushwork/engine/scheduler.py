@@ -147,7 +147,8 @@ class Scheduler:
         if isinstance(event, PromptQueued):
             self._enqueue(QueuedPrompt(
                 event.prompt_id, event.number, record.position, event.prompt,
-                event.extra_data, event.outputs_to_execute, event.client_id, event.principal))
+                event.extra_data, event.outputs_to_execute, event.client_id, event.principal,
+                fresh=True))
         elif isinstance(event, PromptDeleted):
             self._queued.pop(event.prompt_id, None)
         elif isinstance(event, InterruptRequested):
@@ -159,12 +160,15 @@ class Scheduler:
     async def _run_prompt(self, queued: QueuedPrompt, flag: InterruptFlag) -> None:
         bound = log.bind(prompt_id=queued.prompt_id)
         try:
-            history = await self.store.read_stream(queued.prompt_id)
-            if _is_finished(history):
-                return
-            prior = PriorRun.from_history(history)
-            if prior.started and not await self._admit_resume(queued, history, bound):
-                return
+            if queued.fresh:
+                prior = PriorRun()
+            else:
+                history = await self.store.read_stream(queued.prompt_id)
+                if _is_finished(history):
+                    return
+                prior = PriorRun.from_history(history)
+                if prior.started and not await self._admit_resume(queued, history, bound):
+                    return
             await self.executor.run(queued, prior, flag)
         except Exception as exc:
             bound.error("run_crashed", error=repr(exc))

@@ -52,7 +52,8 @@ def _error(kind: str, message: str, details: str = "", **extra: Any) -> dict[str
 
 
 def _top_error(kind: str, message: str, details: str = "", **extra: Any) -> PromptValidationError:
-    return PromptValidationError({"error": _error(kind, message, details, **extra), "node_errors": {}})
+    body = {"error": _error(kind, message, details, **extra), "node_errors": {}}
+    return PromptValidationError(body)
 
 
 def types_compatible(received: str, expected: str) -> bool:

@@ -1,7 +1,7 @@
 """Encoding of node output values into artifacts or inline JSON, and back.
 
-Tensors (IMAGE, MASK and the tensors inside a LATENT dict) become NumPy
-``.npz`` archives in the artifact store, so their sha256 names their exact
+A tensor (IMAGE, MASK) becomes a NumPy ``.npy`` file and a dict of tensors
+(LATENT) a ``.npz`` archive in the artifact store, so their sha256 names their exact
 bytes. JSON scalars (INT, FLOAT, STRING, BOOLEAN) stay inline in the event.
 Objects that cannot be stored (a loaded MODEL, CLIP or VAE) are "transient":
 after a restart the node that made them runs again when they are needed.
@@ -37,6 +37,13 @@ def _to_numpy(value: Any) -> np.ndarray | None:
     return None
 
 
+def _encode_array(array: np.ndarray) -> bytes:
+    """One array in NumPy's .npy format (no zip container: cheaper than .npz)."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
 def _encode_arrays(arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
     payload = {f"t:{k}": v for k, v in arrays.items()}
@@ -68,7 +75,7 @@ def encode_value(io_type: str, value: Any, artifacts: ArtifactStore) -> OutputIt
         return OutputItem("inline", io_type, None, value)
     array = _to_numpy(value)
     if array is not None:
-        return OutputItem("artifact", io_type, artifacts.put(_encode_arrays({"value": array}, {})))
+        return OutputItem("artifact", io_type, artifacts.put(_encode_array(array)), {"npy": True})
     if isinstance(value, dict):
         arrays: dict[str, np.ndarray] = {}
         scalars: dict[str, Any] = {}
@@ -99,6 +106,11 @@ def decode_value(item: OutputItem, artifacts: ArtifactStore) -> Any:
     marker = item.value or {}
     if marker.get("text"):
         return data.decode()
+    if marker.get("npy"):
+        import torch
+
+        array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+        return torch.from_numpy(array.copy())
     arrays, scalars = _decode_arrays(data)
     if marker.get("dict"):
         return {**arrays, **scalars}

@@ -6,12 +6,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import anyio
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..errors import ConcurrencyError, StorageError
+from .checkpoints import write_checkpoints
 from .codec import decode_event, encode_event
 from .faults import FaultInjector
 from .schema import events
@@ -34,6 +37,7 @@ class SqlEventStore:
         engine: AsyncEngine,
         projections: Sequence[InlineProjection] = (),
         faults: FaultInjector | None = None,
+        sync_engine: Engine | None = None,
     ) -> None:
         self.engine = engine
         self.projections = list(projections)
@@ -43,9 +47,16 @@ class SqlEventStore:
         self._insert = sa.insert(events).returning(
             events.c.position, sort_by_parameter_order=True
         )
+        # On SQLite, appends run in one worker thread on a synchronous connection:
+        # aiosqlite costs several thread hops per statement, this costs one per
+        # transaction (see docs/adr/0005-sqlite-append-thread.md).
+        self._sync_engine = sync_engine
+        self._sync_limiter = anyio.CapacityLimiter(1)
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
 
     async def append_batch(self, requests: Sequence[AppendRequest]) -> list[list[RecordedEvent]]:
         if not any(request.events for request in requests):
@@ -66,6 +77,19 @@ class SqlEventStore:
                     conflict = explicit[0] if explicit else requests[0]
                     version = (conflict.expected_version or 0) + 1
                     raise ConcurrencyError(conflict.stream_id, version) from exc
+            except ConcurrencyError:
+                # The expected_version check failed. Either an earlier commit of
+                # these very events happened (the ambiguous case), or the check
+                # used a head cached before another process appended: retry once
+                # with heads read from the database.
+                stored = await self._stored_by_event_ids(requests)
+                if stored is not None:
+                    return stored
+                stale = [r.stream_id for r in requests if r.stream_id in self._heads]
+                for stream_id in stale:
+                    del self._heads[stream_id]
+                if not stale or attempt == _APPEND_RETRIES - 1:
+                    raise
             except DBAPIError as exc:
                 stored = await self._stored_by_event_ids_safe(requests)
                 if stored is not None:
@@ -74,45 +98,66 @@ class SqlEventStore:
         raise AssertionError("unreachable")
 
     async def _append_once(self, requests: Sequence[AppendRequest]) -> list[list[RecordedEvent]]:
-        now = time.time()
-        async with self.engine.begin() as conn:
-            if self._is_postgres:
-                await conn.execute(
-                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_APPEND_LOCK}
-                )
-            rows: list[dict[str, Any]] = []
-            heads: dict[str, int] = {}
-            for request in requests:
-                if not request.events:
-                    continue
-                head = heads.get(request.stream_id)
-                if head is None:
-                    head = await self._head(conn, request.stream_id)
-                if request.expected_version is not None and request.expected_version != head:
-                    raise ConcurrencyError(request.stream_id, request.expected_version + 1)
-                for offset, (event, event_id) in enumerate(
-                    zip(request.events, request.event_ids, strict=True), start=1
-                ):
-                    rows.append({
-                        "event_id": event_id,
-                        "stream_id": request.stream_id,
-                        "version": head + offset,
-                        "type": type(event).__name__,
-                        "schema_version": event.schema_version,
-                        "payload": encode_event(event),
-                        "recorded_at": now,
-                    })
-                heads[request.stream_id] = head + len(request.events)
-            result = await conn.execute(self._insert, rows)
-            positions = [row[0] for row in result]
-            records = self._records(requests, rows, positions)
-            flat = [record for group in records for record in group]
-            for projection in self.projections:
-                await projection.apply(conn, flat)
-            self.faults.before_commit()
+        if self._sync_engine is not None:
+            records, heads = await anyio.to_thread.run_sync(
+                self._append_in_thread, requests, limiter=self._sync_limiter)
+        else:
+            async with self.engine.begin() as conn:
+                records, heads = await conn.run_sync(self._append_body, requests)
         self.faults.after_commit_point()
         self._remember_heads(heads)
         return records
+
+    def _append_in_thread(self, requests: Sequence[AppendRequest]
+                          ) -> tuple[list[list[RecordedEvent]], dict[str, int]]:
+        assert self._sync_engine is not None
+        with self._sync_engine.begin() as conn:
+            return self._append_body(conn, requests)
+
+    def _append_body(self, conn: Connection, requests: Sequence[AppendRequest]
+                     ) -> tuple[list[list[RecordedEvent]], dict[str, int]]:
+        """Insert the events, apply the inline projections; the caller's transaction commits."""
+        now = time.time()
+        if self._is_postgres:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_APPEND_LOCK})
+        rows: list[dict[str, Any]] = []
+        heads: dict[str, int] = {}
+        for request in requests:
+            if not request.events:
+                continue
+            head = heads.get(request.stream_id)
+            if head is None:
+                if request.expected_version == 0 and request.stream_id not in self._heads:
+                    # A new stream: the unique (stream, version) constraint rejects
+                    # the insert if the stream exists, so no lookup is needed.
+                    head = 0
+                else:
+                    head = self._head(conn, request.stream_id)
+            if request.expected_version is not None and request.expected_version != head:
+                raise ConcurrencyError(request.stream_id, request.expected_version + 1)
+            for offset, (event, event_id) in enumerate(
+                zip(request.events, request.event_ids, strict=True), start=1
+            ):
+                rows.append({
+                    "event_id": event_id,
+                    "stream_id": request.stream_id,
+                    "version": head + offset,
+                    "type": type(event).__name__,
+                    "schema_version": event.schema_version,
+                    "payload": encode_event(event),
+                    "recorded_at": now,
+                })
+            heads[request.stream_id] = head + len(request.events)
+        result = conn.execute(self._insert, rows)
+        positions = [row[0] for row in result]
+        records = self._records(requests, rows, positions)
+        flat = [record for group in records for record in group]
+        for projection in self.projections:
+            projection.apply(conn, flat, checkpoint=False)
+        if self.projections:
+            write_checkpoints(conn, [p.name for p in self.projections], flat[-1].position)
+        self.faults.before_commit()
+        return records, heads
 
     @staticmethod
     def _records(
@@ -132,11 +177,11 @@ class SqlEventStore:
             records.append(group)
         return records
 
-    async def _head(self, conn: AsyncConnection, stream_id: str) -> int:
+    def _head(self, conn: Connection, stream_id: str) -> int:
         cached = self._heads.get(stream_id)
         if cached is not None:
             return cached
-        result = await conn.execute(
+        result = conn.execute(
             sa.select(sa.func.max(events.c.version)).where(events.c.stream_id == stream_id)
         )
         return result.scalar() or 0

@@ -48,11 +48,16 @@ class AppendRequest:
 
 
 class InlineProjection(Protocol):
-    """A read model updated inside the append transaction (rows and checkpoint together)."""
+    """A read model updated inside the append transaction (rows and checkpoint together).
+
+    ``apply`` is synchronous and gets a SQLAlchemy ``Connection``: the store
+    runs it in its writer thread (SQLite) or through ``run_sync`` (PostgreSQL).
+    """
 
     name: str
 
-    async def apply(self, conn: Any, events: Sequence[RecordedEvent]) -> None: ...
+    def apply(self, conn: Any, events: Sequence[RecordedEvent], *,
+              checkpoint: bool = True) -> None: ...
 
 
 class EventStore(Protocol):

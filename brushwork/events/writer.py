@@ -10,8 +10,9 @@ published to the in-process broadcaster after its commit, never before.
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import anyio
 import structlog
@@ -47,6 +48,10 @@ class EventWriter:
         self._failed_streams: dict[str, BaseException] = {}
         self._closed = False
         self._running = False
+        self._stopped = anyio.Event()
+        # Called after each committed batch with its duration in seconds and
+        # its event count (metrics); it must not raise or block.
+        self.on_commit: Callable[[float, int], None] | None = None
 
     async def run(self) -> None:
         """Commit queued appends until cancelled; run this in a task group."""
@@ -67,6 +72,7 @@ class EventWriter:
                     await self._commit(batch)
         finally:
             self._running = False
+            self._stopped.set()
             for pending in self._queue:
                 pending.error = RuntimeError("the event writer stopped")
                 pending.done.set()
@@ -75,8 +81,8 @@ class EventWriter:
         """Commit what is queued, then stop."""
         self._closed = True
         self._wakeup.set()
-        while self._queue and self._running:
-            await anyio.sleep(0.005)
+        if self._running:
+            await self._stopped.wait()
 
     def submit(self, request: AppendRequest) -> _Pending:
         error = self._failed_streams.get(request.stream_id)
@@ -103,7 +109,10 @@ class EventWriter:
         return pending.records
 
     def append_nowait(self, stream_id: str, events: Sequence[Event]) -> None:
-        """Queue an append behind every earlier one; a failure surfaces on the next awaited append."""
+        """Queue an append behind every earlier one.
+
+        A failure surfaces on the next awaited append to the same stream.
+        """
         self.submit(AppendRequest(stream_id, events, None))
 
     def append_threadsafe(self, stream_id: str, events: Sequence[Event]) -> None:
@@ -117,6 +126,7 @@ class EventWriter:
         return records
 
     async def _commit(self, batch: list[_Pending]) -> None:
+        began = time.perf_counter()
         try:
             groups = await self._with_retries([pending.request for pending in batch])
         except ConcurrencyError:
@@ -131,6 +141,8 @@ class EventWriter:
                 self._fail(pending, exc)
             return
         flat = [record for group in groups for record in group]
+        if self.on_commit is not None:
+            self.on_commit(time.perf_counter() - began, len(flat))
         self.broadcaster.publish(flat)
         for pending, records in zip(batch, groups, strict=True):
             pending.records = records

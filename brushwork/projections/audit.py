@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from ..events.store import RecordedEvent
 from ..events.types import (
     ExecutionFailed,
     ExecutionInterrupted,
-    ExecutionSucceeded,
     NodeCompleted,
     NodeFailed,
     NodeStarted,
@@ -37,11 +36,11 @@ class AuditProjection(BatchedProjection):
         else:
             self.updates.setdefault(key, {}).update(fields)
 
-    async def fold(self, conn: AsyncConnection, record: RecordedEvent) -> None:
+    def fold(self, conn: Connection, record: RecordedEvent) -> None:
         event = record.event
         if isinstance(event, NodeStarted):
             if event.attempt > 1:
-                await self._close_running(conn, event.prompt_id, "aborted", event.node_id)
+                self._close_running(conn, event.prompt_id, "aborted", event.node_id)
             key = (event.prompt_id, event.node_id, event.attempt)
             self.inserts[key] = {
                 "prompt_id": event.prompt_id, "node_id": event.node_id,
@@ -60,11 +59,12 @@ class AuditProjection(BatchedProjection):
                       error=dumps({"type": event.exception_type,
                                    "message": event.exception_message}))
         elif isinstance(event, ResumeAttempted):
-            await self._close_running(conn, event.prompt_id, "aborted")
+            self._close_running(conn, event.prompt_id, "aborted")
         elif isinstance(event, ExecutionInterrupted):
-            await self._close_running(conn, event.prompt_id, "interrupted")
-        elif isinstance(event, ExecutionFailed | ExecutionSucceeded):
-            await self._close_running(conn, event.prompt_id, "aborted")
+            self._close_running(conn, event.prompt_id, "interrupted")
+        elif isinstance(event, ExecutionFailed):
+            # Nodes that ran beside the failed one were cancelled with the run.
+            self._close_running(conn, event.prompt_id, "aborted")
         elif isinstance(event, ProviderCallRecorded):
             self.calls.append({
                 "position": record.position, "prompt_id": event.prompt_id,
@@ -77,7 +77,7 @@ class AuditProjection(BatchedProjection):
                 "recorded_at": record.recorded_at,
             })
 
-    async def _close_running(self, conn: AsyncConnection, prompt_id: str, status: str,
+    def _close_running(self, conn: Connection, prompt_id: str, status: str,
                              node_id: str | None = None) -> None:
         """Mark attempts still running (the process died under them, or the run ended) as closed."""
         for key, row in self.inserts.items():
@@ -90,20 +90,20 @@ class AuditProjection(BatchedProjection):
             conditions.append(audit_node_attempts.c.node_id == node_id)
         pending_updates = {k: v for k, v in self.updates.items() if k[0] == prompt_id}
         if pending_updates:
-            await execute_updates(conn, audit_node_attempts,
+            execute_updates(conn, audit_node_attempts,
                                   ("prompt_id", "node_id", "attempt"), pending_updates)
             for key in pending_updates:
                 del self.updates[key]
-        await conn.execute(audit_node_attempts.update().where(*conditions).values(status=status))
+        conn.execute(audit_node_attempts.update().where(*conditions).values(status=status))
 
-    async def flush(self, conn: AsyncConnection) -> None:
+    def flush(self, conn: Connection) -> None:
         if self.updates:
-            await execute_updates(conn, audit_node_attempts,
+            execute_updates(conn, audit_node_attempts,
                                   ("prompt_id", "node_id", "attempt"), self.updates)
         if self.inserts:
-            await conn.execute(audit_node_attempts.insert(), list(self.inserts.values()))
+            conn.execute(audit_node_attempts.insert(), list(self.inserts.values()))
         if self.calls:
-            await conn.execute(audit_provider_calls.insert(), self.calls)
+            conn.execute(audit_provider_calls.insert(), self.calls)
 
 
 __all__ = ["AuditProjection", "sa"]

@@ -7,9 +7,9 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
-from ..events.schema import projection_checkpoints
+from ..events.checkpoints import write_checkpoint
 from ..events.store import RecordedEvent
 
 _encoder = msgspec.json.Encoder()
@@ -30,23 +30,6 @@ def public_extra_data(extra_data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in extra_data.items() if k not in SENSITIVE_EXTRA_KEYS}
 
 
-async def read_checkpoint(conn: AsyncConnection, name: str) -> int:
-    result = await conn.execute(
-        sa.select(projection_checkpoints.c.position).where(projection_checkpoints.c.name == name)
-    )
-    return result.scalar() or 0
-
-
-async def write_checkpoint(conn: AsyncConnection, name: str, position: int) -> None:
-    result = await conn.execute(
-        projection_checkpoints.update()
-        .where(projection_checkpoints.c.name == name)
-        .values(position=position)
-    )
-    if result.rowcount == 0:
-        await conn.execute(projection_checkpoints.insert().values(name=name, position=position))
-
-
 class BatchedProjection:
     """A projection that folds a batch of events into few statements, then writes its checkpoint.
 
@@ -57,27 +40,31 @@ class BatchedProjection:
 
     name: str
 
-    async def apply(self, conn: AsyncConnection, events: Sequence[RecordedEvent]) -> None:
+    def apply(self, conn: Connection, events: Sequence[RecordedEvent], *,
+              checkpoint: bool = True) -> None:
+        """Fold a batch; with ``checkpoint=False`` the caller writes the checkpoint itself
+        (the event store writes every inline projection's checkpoint in one statement)."""
         if not events:
             return
         self.reset()
         for record in events:
-            await self.fold(conn, record)
-        await self.flush(conn)
-        await write_checkpoint(conn, self.name, events[-1].position)
+            self.fold(conn, record)
+        self.flush(conn)
+        if checkpoint:
+            write_checkpoint(conn, self.name, events[-1].position)
 
     def reset(self) -> None:
         raise NotImplementedError
 
-    async def fold(self, conn: AsyncConnection, record: RecordedEvent) -> None:
+    def fold(self, conn: Connection, record: RecordedEvent) -> None:
         raise NotImplementedError
 
-    async def flush(self, conn: AsyncConnection) -> None:
+    def flush(self, conn: Connection) -> None:
         raise NotImplementedError
 
 
-async def execute_updates(
-    conn: AsyncConnection, table: sa.Table, keys: Sequence[str],
+def execute_updates(
+    conn: Connection, table: sa.Table, keys: Sequence[str],
     updates: dict[tuple[Any, ...], dict[str, Any]],
 ) -> None:
     """Run keyed UPDATEs, grouping rows that change the same columns into one executemany."""
@@ -93,4 +80,4 @@ async def execute_updates(
             .where(*[table.c[name] == sa.bindparam(f"k_{name}") for name in keys])
             .values({column: sa.bindparam(f"v_{column}") for column in columns})
         )
-        await conn.execute(statement, rows)
+        conn.execute(statement, rows)

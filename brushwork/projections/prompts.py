@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from ..events.store import RecordedEvent
 from ..events.types import (
@@ -53,7 +53,7 @@ class PromptsProjection(BatchedProjection):
         else:
             self.updates.setdefault((prompt_id,), {}).update(fields)
 
-    async def fold(self, conn: AsyncConnection, record: RecordedEvent) -> None:
+    def fold(self, conn: Connection, record: RecordedEvent) -> None:
         event = record.event
         if isinstance(event, PromptQueued):
             self.inserts[event.prompt_id] = {
@@ -84,19 +84,19 @@ class PromptsProjection(BatchedProjection):
         elif isinstance(event, ExecutionSucceeded | ExecutionFailed | ExecutionInterrupted):
             self._finish(record)
         elif isinstance(event, PromptDeleted):
-            await self.flush(conn)
+            self.flush(conn)
             self.reset()
-            await conn.execute(
+            conn.execute(
                 prompt_view.update().where(prompt_view.c.prompt_id == event.prompt_id,
                                            prompt_view.c.status == "queued")
                 .values(status="deleted"))
-            await conn.execute(
+            conn.execute(
                 prompt_view.update().where(prompt_view.c.prompt_id == event.prompt_id)
                 .values(in_history=False))
         elif isinstance(event, HistoryCleared):
-            await self.flush(conn)
+            self.flush(conn)
             self.reset()
-            await conn.execute(
+            conn.execute(
                 prompt_view.update().where(prompt_view.c.in_history.is_(True))
                 .values(in_history=False))
         elif isinstance(event, ResumeAttempted):
@@ -140,11 +140,11 @@ class PromptsProjection(BatchedProjection):
                   finished_position=record.position, in_history=True,
                   end_message=dumps(message))
 
-    async def flush(self, conn: AsyncConnection) -> None:
+    def flush(self, conn: Connection) -> None:
         if self.inserts:
-            await conn.execute(prompt_view.insert(), list(self.inserts.values()))
+            conn.execute(prompt_view.insert(), list(self.inserts.values()))
         if self.updates:
-            await execute_updates(conn, prompt_view, ("prompt_id",), self.updates)
+            execute_updates(conn, prompt_view, ("prompt_id",), self.updates)
         if self.outputs:
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             statement = insert(prompt_outputs)
@@ -153,7 +153,7 @@ class PromptsProjection(BatchedProjection):
                 set_={"ui": statement.excluded.ui, "position": statement.excluded.position,
                       "class_type": statement.excluded.class_type},
             )
-            await conn.execute(statement, list(self.outputs.values()))
+            conn.execute(statement, list(self.outputs.values()))
 
 
 __all__ = ["FINISHED", "PromptsProjection", "sa"]

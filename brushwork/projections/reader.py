@@ -108,8 +108,8 @@ class ProjectionReader:
         if row.end_message:
             messages.append(loads(row.end_message))
         return {
-            "prompt": [display_number(row.number), row.prompt_id, loads(row.prompt), loads(row.extra_data),
-                       loads(row.outputs_to_execute)],
+            "prompt": [display_number(row.number), row.prompt_id, loads(row.prompt),
+                       loads(row.extra_data), loads(row.outputs_to_execute)],
             "outputs": outputs,
             "status": {
                 "status_str": "success" if row.status == "success" else "error",
@@ -194,14 +194,14 @@ def _output_hashes(outputs: Any) -> list[list[dict[str, Any]]] | None:
 
 async def load_active_with_checkpoint(engine: AsyncEngine) -> tuple[list[PromptRow], int]:
     """Queued and running prompts and the position they reflect, read in one transaction."""
-    from .base import read_checkpoint
+    from ..events.checkpoints import read_checkpoint
 
     query = (sa.select(prompt_view)
              .where(prompt_view.c.status.in_(("queued", "running")))
              .order_by(prompt_view.c.number, prompt_view.c.position))
     async with engine.begin() as conn:
         rows = [_prompt_row(row) for row in await conn.execute(query)]
-        checkpoint = await read_checkpoint(conn, "prompts")
+        checkpoint = await conn.run_sync(read_checkpoint, "prompts")
     return rows, checkpoint
 
 

@@ -12,7 +12,7 @@ from ..events.schema import events as events_table
 from ..events.schema import projection_checkpoints
 from ..events.store import EventStore, InlineProjection
 from .audit import AuditProjection
-from .base import read_checkpoint
+from ..events.checkpoints import read_checkpoint
 from .prompts import PromptsProjection
 from .schema import PROJECTION_TABLES
 
@@ -31,13 +31,13 @@ async def catch_up(engine: AsyncEngine, store: EventStore,
     applied = 0
     for projection in projections:
         async with engine.connect() as conn:
-            position = await read_checkpoint(conn, projection.name)
+            position = await conn.run_sync(read_checkpoint, projection.name)
         while True:
             batch = await store.read_all(after=position, limit=PAGE)
             if not batch:
                 break
             async with engine.begin() as conn:
-                await projection.apply(conn, batch)
+                await conn.run_sync(projection.apply, batch)
             position = batch[-1].position
             applied += len(batch)
     if applied:
