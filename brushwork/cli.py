@@ -24,6 +24,14 @@ def _node_timeout(text: str) -> tuple[str, float]:
     return name, value
 
 
+def _provider_url(text: str) -> tuple[str, str]:
+    name, sep, url = text.partition("=")
+    if not sep or not name or not url.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(
+            f"invalid provider base URL {text!r}; write PROVIDER=http://host:port")
+    return name, url
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path,
                         default=Path(os.environ.get("BRUSHWORK_DATA_DIR", "brushwork-data")),
@@ -56,6 +64,10 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extra-nodes", action="append", default=[], metavar="MODULE",
                         help="import MODULE and register the node classes in its "
                              "NODE_CLASSES list (repeatable)")
+    parser.add_argument("--provider-base-url", action="append", default=[],
+                        metavar="PROVIDER=URL", type=_provider_url,
+                        help="send a provider's API calls to URL instead of its public host "
+                             "(a proxy, or a local fake for tests); repeatable")
     parser.add_argument("--sqlite-synchronous", default="NORMAL",
                         help="SQLite synchronous mode: NORMAL (survives kill -9) or FULL "
                              "(also survives power loss)")
@@ -74,6 +86,23 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8188, help="TCP port (default 8188)")
     serve.add_argument("--no-worker", action="store_true",
                        help="serve the API only; run prompts in `brushwork worker` processes")
+    from .cli_serve import add_serve_options
+
+    add_serve_options(serve)
+
+    worker = commands.add_parser(
+        "worker", help="run prompts from a shared PostgreSQL log (no HTTP server)")
+    _common(worker)
+    _engine_options(worker)
+    worker.add_argument("--device", action="append", default=[], metavar="DEVICE",
+                        help="a device this worker offers, e.g. cpu or cuda:0 (repeatable; "
+                             "default cpu)")
+    worker.add_argument("--node-classes", default=None, metavar="A,B,...",
+                        help="claim only prompts whose nodes are all in this list "
+                             "(default: every registered class)")
+    worker.add_argument("--lease-seconds", type=float, default=30.0,
+                        help="seconds a claim survives without a heartbeat; another worker "
+                             "resumes the prompt after that")
 
     run = commands.add_parser("run", help="run one workflow headless and print its outputs")
     _common(run)
@@ -101,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_ops import add_operation_commands
 
     add_operation_commands(commands, _common, _engine_options)
+    from .cli_tokens import add_token_commands
+
+    add_token_commands(commands, _common)
     return parser
 
 
@@ -118,8 +150,15 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         settings.cpu_threads = args.cpu_threads
         settings.sqlite_synchronous = args.sqlite_synchronous
         settings.extra_node_modules = list(args.extra_nodes)
+        settings.provider_base_urls = dict(args.provider_base_url)
     if getattr(args, "no_worker", False):
         settings.run_worker = False
+    if hasattr(args, "lease_seconds"):
+        settings.lease_seconds = args.lease_seconds
+        settings.worker_devices = args.device or ["cpu"]
+        if args.node_classes:
+            settings.worker_node_classes = [n.strip() for n in args.node_classes.split(",")
+                                            if n.strip()]
     return settings
 
 
@@ -133,13 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     from . import cli_impl
 
     handler = {
-        "serve": cli_impl.serve, "run": cli_impl.run, "db": cli_impl.db_upgrade,
+        "serve": cli_impl.serve, "worker": cli_impl.worker, "run": cli_impl.run,
+        "db": cli_impl.db_upgrade,
         "history": cli_impl.history, "events": cli_impl.events,
     }.get(args.command)
     if handler is None:
-        from . import cli_ops
+        from . import cli_ops, cli_tokens
 
-        handler = cli_ops.HANDLERS[args.command]
+        handler = {**cli_ops.HANDLERS, **cli_tokens.HANDLERS}[args.command]
     try:
         return handler(args, settings_from_args(args))
     except KeyboardInterrupt:

@@ -24,23 +24,58 @@ log = structlog.get_logger("brushwork.cli")
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
+    from .cli_serve import apply_limits, http_options
     from .http.app import create_app
+    from .observability.tracing import INSTRUMENTATION_NAME, configure_tracing
     from .runtime import Runtime
+
+    apply_limits(args, settings)
+    options = http_options(args, settings)
+    tracer_provider = configure_tracing(args.trace_exporter, args.trace_file)
+    tracer = tracer_provider.get_tracer(INSTRUMENTATION_NAME) if tracer_provider else None
 
     async def main() -> None:
         async with Runtime(settings) as runtime:
-            app = await create_app(runtime)
+            app = await create_app(runtime, options, tracer)
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             site = web.TCPSite(runner, args.host, args.port)
             await site.start()
             log.info("server_listening", host=args.host, port=args.port,
-                     data_dir=str(settings.paths.root))
+                     data_dir=str(settings.paths.root), auth_required=options.auth_required,
+                     cors_origins=list(options.cors_origins),
+                     trace_exporter=args.trace_exporter)
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for signum in signals:
                     log.info("server_stopping", signal=signal.Signals(signum).name)
                     break
             await runner.cleanup()
+
+    try:
+        anyio.run(main)
+    finally:
+        if tracer_provider is not None:
+            tracer_provider.shutdown()
+    return 0
+
+
+def worker(args: argparse.Namespace, settings: Settings) -> int:
+    from .events.database import is_sqlite
+    from .runtime import Runtime
+
+    if is_sqlite(settings.resolved_database_url):
+        raise ValidationError(
+            "brushwork worker needs a shared PostgreSQL log: pass --database-url "
+            "postgresql+asyncpg://HOST/DB (with SQLite, `brushwork serve` runs prompts itself)")
+
+    async def main() -> None:
+        async with Runtime(settings):
+            log.info("worker_started", worker_id=settings.worker_id,
+                     devices=settings.worker_devices)
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    log.info("worker_stopping", signal=signal.Signals(signum).name)
+                    break
 
     anyio.run(main)
     return 0

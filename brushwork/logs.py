@@ -4,31 +4,26 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
-_secret_values: set[str] = set()
+# One registry of secret values for every log line: provider keys are
+# registered when they are resolved, and anything else may register here.
+from .providers.redact import REDACTED, redact_secrets, register_secret
+
+__all__ = ["REDACTED", "configure", "redact_secrets", "register_secret"]
 
 
-def register_secret(value: str) -> None:
-    """Redact ``value`` from every later log line (API keys resolved at call time)."""
-    if value and len(value) >= 6:
-        _secret_values.add(value)
-
-
-def redact_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]
-                   ) -> MutableMapping[str, Any]:
-    if not _secret_values:
-        return event
-    for key, value in list(event.items()):
-        if isinstance(value, str):
-            for secret in _secret_values:
-                if secret in value:
-                    value = value.replace(secret, "[REDACTED]")
-            event[key] = value
-    return event
+def _processors() -> list[Any]:
+    """Every processor but the renderer; secrets are redacted last, after formatting."""
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_secrets,
+    ]
 
 
 def configure(fmt: str = "console", level: str = "info") -> None:
@@ -40,14 +35,7 @@ def configure(fmt: str = "console", level: str = "info") -> None:
     renderer: Any = (structlog.processors.JSONRenderer() if fmt == "json"
                      else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact_secrets,
-            renderer,
-        ],
+        processors=[*_processors(), renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,

@@ -27,8 +27,10 @@ from .engine.scheduler import Scheduler, SchedulerSettings
 from .engine.validation import PromptValidator
 from .events.database import create_engine, create_sqlite_writer_engine, is_sqlite
 from .events.notifier import Broadcaster
+from .events.pg_notify import PgListener
 from .events.sql import SqlEventStore
 from .events.writer import EventWriter
+from .projections.leases import Capabilities, LeaseStore
 from .projections.reader import ProjectionReader, load_active_with_checkpoint, max_number
 from .projections.runner import catch_up, default_projections
 from .settings import Settings
@@ -63,7 +65,8 @@ class Runtime:
             settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
         self._stack.push_async_callback(self.engine.dispose)
         await db.upgrade(self.engine)
-        self.projections = default_projections()
+        postgres = not is_sqlite(settings.resolved_database_url)
+        self.projections = default_projections(leases=postgres)
         sync_engine = None
         if is_sqlite(settings.resolved_database_url):
             sync_engine = create_sqlite_writer_engine(
@@ -103,6 +106,14 @@ class Runtime:
                 worker_id=settings.worker_id, device=_default_device()),
             services=self.services, progress_sink=self._progress,
         )
+        leases, capabilities = None, None
+        if postgres:
+            leases = LeaseStore(self.engine, settings.worker_id, settings.lease_seconds)
+            classes = settings.worker_node_classes
+            capabilities = Capabilities(
+                frozenset(classes) if classes is not None
+                else frozenset(cls.class_type for cls in self.registry),
+                tuple(settings.worker_devices))
         self.scheduler = Scheduler(
             executor=self.executor, writer=self.writer, store=self.store,
             broadcaster=self.broadcaster,
@@ -110,10 +121,13 @@ class Runtime:
             settings=SchedulerSettings(
                 max_concurrent_prompts=settings.max_concurrent_prompts,
                 max_crash_resumes=settings.max_crash_resumes, worker_id=settings.worker_id),
+            leases=leases, capabilities=capabilities,
         )
         self.task_group = await self._stack.enter_async_context(anyio.create_task_group())
         self._stack.push_async_callback(self._stop)
         self.task_group.start_soon(self.writer.run)
+        if postgres:
+            self.task_group.start_soon(PgListener(self.engine, self.broadcaster).run)
         self.task_group.start_soon(self.queue_gauge.follow, self.broadcaster, self.store)
         if settings.run_worker:
             await self.task_group.start(self._run_scheduler)
@@ -121,11 +135,15 @@ class Runtime:
         return self
 
     def _start_services(self) -> None:
-        try:
-            from .providers.hub import ProviderHub, hub_from_settings
-        except ImportError:
-            return
-        hub: ProviderHub = hub_from_settings(self.settings)
+        from .providers.hub import ProviderHub
+        from .providers.secrets import default_secrets
+        from .providers.settings import ProviderSettings
+
+        secrets_file = self.paths.secrets_file
+        hub = ProviderHub(
+            ProviderSettings(base_urls=dict(self.settings.provider_base_urls)),
+            default_secrets(secrets_file if secrets_file.exists() else None),
+        )
         self.services["providers"] = hub
         self._stack.push_async_callback(hub.close)
 

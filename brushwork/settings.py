@@ -20,6 +20,8 @@ class Settings:
     cache_max_entries: int = 256
     max_concurrent_prompts: int = 1
     max_queue_size: int = 10_000
+    max_prompt_nodes: int = 10_000
+    max_prompt_string_length: int = 1_000_000
     max_crash_resumes: int = 3
     cpu_threads: int = 4
     device_concurrency: int = 1
@@ -29,6 +31,11 @@ class Settings:
     worker_id: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
     provider_base_urls: dict[str, str] = field(default_factory=dict)
     extra_node_modules: list[str] = field(default_factory=list)
+    # Many workers on PostgreSQL: seconds a claim lasts without a heartbeat,
+    # and what this worker can run (None: every registered node class).
+    lease_seconds: float = 30.0
+    worker_devices: list[str] = field(default_factory=lambda: ["cpu"])
+    worker_node_classes: list[str] | None = None
 
     @property
     def paths(self) -> DataPaths:

@@ -27,3 +27,11 @@ def server_factory(tmp_path: Path) -> Iterator:
 @pytest.fixture
 def server(server_factory) -> ServerProcess:
     return server_factory()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test (skips when none is reachable)."""
+    from tests.support.postgres import fresh_database
+
+    yield from fresh_database()

@@ -8,9 +8,9 @@ same code serves one process or many.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 import structlog
@@ -55,6 +55,20 @@ class SchedulerSettings:
     worker_id: str = ""
 
 
+class LeaseClaims(Protocol):
+    """Shared-queue claims for many workers (implemented over PostgreSQL)."""
+
+    lease_seconds: float
+
+    async def claim(self, capabilities: Any) -> Any | None: ...
+
+    async def renew(self, claims: Sequence[Any]) -> set[str]: ...
+
+    async def release(self, claim: Any) -> None: ...
+
+    def fence(self, claim: Any) -> Callable[[Any], None]: ...
+
+
 @dataclass(order=True)
 class _Entry:
     number: float
@@ -72,7 +86,12 @@ class Scheduler:
         broadcaster: Broadcaster,
         load_active: Callable[[], Awaitable[tuple[list[ActivePrompt], int]]],
         settings: SchedulerSettings,
+        leases: LeaseClaims | None = None,
+        capabilities: Any = None,
     ) -> None:
+        self.leases = leases
+        self.capabilities = capabilities
+        self._claims: dict[str, Any] = {}
         self.executor = executor
         self.writer = writer
         self.store = store
@@ -87,6 +106,9 @@ class Scheduler:
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
                   ) -> None:
+        if self.leases is not None:
+            await self._run_leased(self.leases, task_status)
+            return
         active, checkpoint = await self.load_active()
         subscription = self.broadcaster.subscribe(self.store, after=checkpoint)
         for row in active:
@@ -111,7 +133,7 @@ class Scheduler:
             return
         self._queued[queued.prompt_id] = queued
         heapq.heappush(self._heap, _Entry(queued.number, queued.position, queued.prompt_id))
-        self.idle = anyio.Event()
+        self._mark_busy()
 
     def _start_ready(self, tg: anyio.abc.TaskGroup) -> None:
         while self._heap and len(self._running) < self.settings.max_concurrent_prompts:
@@ -216,14 +238,103 @@ class Scheduler:
         except Exception as append_error:
             log.error("run_failure_not_recorded", prompt_id=prompt_id, error=repr(append_error))
 
+    # -- many workers: claims on a shared queue -------------------------------
+
+    async def _run_leased(self, leases: LeaseClaims, task_status: Any) -> None:
+        subscription = self.broadcaster.subscribe(self.store,
+                                                  after=await self.store.max_position())
+        task_status.started()
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._follow_wakeups, subscription)
+                tg.start_soon(self._heartbeat, leases)
+                while True:
+                    while len(self._running) < self.settings.max_concurrent_prompts:
+                        claim = await leases.claim(self.capabilities)
+                        if claim is None:
+                            break
+                        flag = InterruptFlag()
+                        self._running[claim.prompt_id] = flag
+                        self._mark_busy()
+                        tg.start_soon(self._run_claimed, leases, claim, flag)
+                    if not self._running:
+                        self.idle.set()
+                    self._changed = anyio.Event()
+                    # Wake at least twice per lease period to take over expired leases.
+                    with anyio.move_on_after(leases.lease_seconds / 2):
+                        await self._changed.wait()
+        finally:
+            subscription.close()
+
+    async def _follow_wakeups(self, subscription: Subscription) -> None:
+        while True:
+            for record in await subscription.next_batch(poll_interval=1.0):
+                event = record.event
+                if isinstance(event, InterruptRequested):
+                    flag = self._running.get(event.prompt_id)
+                    if flag is not None:
+                        flag.set()
+                        self.executor.interrupt(event.prompt_id)
+                elif isinstance(event, PromptQueued | ResumeRequested):
+                    self._changed.set()
+
+    async def _heartbeat(self, leases: LeaseClaims) -> None:
+        while True:
+            await anyio.sleep(leases.lease_seconds / 3)
+            try:
+                lost = await leases.renew(list(self._claims.values()))
+            except Exception as exc:  # the database is unreachable: retry next beat
+                log.warning("lease_renewal_failed", error=repr(exc))
+                continue
+            for prompt_id in lost:
+                log.warning("lease_lost", prompt_id=prompt_id)
+                self.executor.interrupt(prompt_id)
+
+    async def _run_claimed(self, leases: LeaseClaims, claim: Any, flag: InterruptFlag) -> None:
+        prompt_id = claim.prompt_id
+        self._claims[prompt_id] = claim
+        self.writer.fences[prompt_id] = leases.fence(claim)
+        try:
+            history = await self.store.read_stream(prompt_id)
+            queued = next((r for r in history if isinstance(r.event, PromptQueued)), None)
+            if queued is None:
+                return
+            event = queued.event
+            assert isinstance(event, PromptQueued)
+            await self._run_prompt(QueuedPrompt(
+                event.prompt_id, event.number, queued.position, event.prompt, event.extra_data,
+                event.outputs_to_execute, event.client_id, event.principal), flag)
+        finally:
+            self.writer.fences.pop(prompt_id, None)
+            self._claims.pop(prompt_id, None)
+            self.writer.clear_stream_failure(prompt_id)
+            with anyio.CancelScope(shield=True):
+                try:
+                    await leases.release(claim)
+                except Exception as exc:
+                    log.warning("lease_release_failed", prompt_id=prompt_id, error=repr(exc))
+            self._running.pop(prompt_id, None)
+            self._changed.set()
+
     def running(self) -> list[str]:
         return list(self._running)
 
     def queued_count(self) -> int:
         return len(self._queued)
 
+    def _mark_busy(self) -> None:
+        # Replace the event only once it has fired, so that waiters holding
+        # the current (unfired) event are still woken when work runs out.
+        if self.idle.is_set():
+            self.idle = anyio.Event()
+
     async def wait_idle(self) -> None:
-        await self.idle.wait()
+        """Wait until nothing is queued or running in this process."""
+        while True:
+            event = self.idle
+            await event.wait()
+            if self.idle is event:
+                return
 
 
 def _is_finished(history: list[RecordedEvent]) -> bool:

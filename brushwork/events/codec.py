@@ -8,6 +8,7 @@ Struct. Stored bytes are never rewritten.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -65,11 +66,19 @@ def decode_event(type_name: str, schema_version: int, payload: bytes | str) -> E
     return msgspec.convert(data, cls)
 
 
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
 @register_upcaster("NodeCompleted", 1)
 def _node_completed_v1(data: dict[str, Any]) -> dict[str, Any]:
-    """Version 1 stored one artifact hash (or inline scalar) per output slot, without types."""
+    """Version 1 stored one artifact hash (or inline scalar) per output slot, without types.
+
+    A string is an artifact hash only if it is 64 lowercase hex digits; any
+    other string was an inline STRING value.
+    """
     data["outputs"] = [
-        [["artifact", "*", ref, None]] if isinstance(ref, str) else [["inline", "*", None, ref]]
+        [["artifact", "*", ref, None]] if isinstance(ref, str) and _SHA256_HEX.match(ref)
+        else [["inline", "*", None, ref]]
         for ref in data.pop("output_hashes", [])
     ]
     return data

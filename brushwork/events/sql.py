@@ -24,8 +24,9 @@ log = structlog.get_logger(__name__)
 
 # Key of the PostgreSQL advisory lock that serialises appends, so that global
 # positions become visible in commit order and followers never skip a gap.
-_PG_APPEND_LOCK = 0x6272757368  # "brush"
+APPEND_LOCK_KEY = 0x6272757368  # "brush"
 _MAX_CACHED_HEADS = 50_000
+NOTIFY_CHANNEL = "brushwork_events"
 _APPEND_RETRIES = 3
 
 
@@ -94,7 +95,10 @@ class SqlEventStore:
                 stored = await self._stored_by_event_ids_safe(requests)
                 if stored is not None:
                     return stored
-                raise StorageError(f"appending events failed: {exc.orig!r}") from exc
+                error = StorageError(f"appending events failed: {exc.orig!r}")
+                # A dropped connection is worth retrying; a bad statement is not.
+                error.retryable = bool(getattr(exc, "connection_invalidated", False))
+                raise error from exc
         raise AssertionError("unreachable")
 
     async def _append_once(self, requests: Sequence[AppendRequest]) -> list[list[RecordedEvent]]:
@@ -119,12 +123,14 @@ class SqlEventStore:
         """Insert the events, apply the inline projections; the caller's transaction commits."""
         now = time.time()
         if self._is_postgres:
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_APPEND_LOCK})
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
         rows: list[dict[str, Any]] = []
         heads: dict[str, int] = {}
         for request in requests:
             if not request.events:
                 continue
+            if request.precondition is not None:
+                request.precondition(conn)
             head = heads.get(request.stream_id)
             if head is None:
                 if request.expected_version == 0 and request.stream_id not in self._heads:
@@ -156,6 +162,10 @@ class SqlEventStore:
             projection.apply(conn, flat, checkpoint=False)
         if self.projections:
             write_checkpoints(conn, [p.name for p in self.projections], flat[-1].position)
+        if self._is_postgres:
+            # Delivered at commit: wakes followers in every process (LISTEN/NOTIFY).
+            conn.execute(sa.text("SELECT pg_notify(:channel, :position)"),
+                         {"channel": NOTIFY_CHANNEL, "position": str(flat[-1].position)})
         self.faults.before_commit()
         return records, heads
 
@@ -220,6 +230,13 @@ class SqlEventStore:
             decode_event(row.type, row.schema_version, row.payload),
             row.recorded_at, row.event_id,
         )
+
+    def read_all_sync(self, conn: Connection, after: int, limit: int) -> list[RecordedEvent]:
+        query = (
+            sa.select(events).where(events.c.position > after)
+            .order_by(events.c.position).limit(limit)
+        )
+        return [self._decode(row) for row in conn.execute(query)]
 
     async def read_all(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         query = (

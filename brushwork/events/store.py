@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,6 +41,9 @@ class AppendRequest:
     events: Sequence[Event]
     expected_version: int | None = None
     event_ids: list[str] = field(default_factory=list)
+    # Called with the open SQLAlchemy connection before the insert; raising
+    # aborts the append (a worker's lease fence uses this).
+    precondition: Callable[[Any], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.event_ids:

@@ -13,6 +13,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import anyio
 import structlog
@@ -46,6 +47,8 @@ class EventWriter:
         self._queue: deque[_Pending] = deque()
         self._wakeup = anyio.Event()
         self._failed_streams: dict[str, BaseException] = {}
+        # Preconditions by stream, checked in each append's transaction (lease fences).
+        self.fences: dict[str, Callable[[Any], None]] = {}
         self._closed = False
         self._running = False
         self._stopped = anyio.Event()
@@ -99,9 +102,11 @@ class EventWriter:
         self, stream_id: str, events: Sequence[Event], expected_version: int | None = None
     ) -> list[RecordedEvent]:
         """Append and wait for the commit."""
+        request = AppendRequest(stream_id, events, expected_version,
+                                precondition=self.fences.get(stream_id))
         if not self._running:
-            return await self._append_direct(AppendRequest(stream_id, events, expected_version))
-        pending = self.submit(AppendRequest(stream_id, events, expected_version))
+            return await self._append_direct(request)
+        pending = self.submit(request)
         await pending.done.wait()
         if pending.error is not None:
             raise pending.error
@@ -113,11 +118,12 @@ class EventWriter:
 
         A failure surfaces on the next awaited append to the same stream.
         """
-        self.submit(AppendRequest(stream_id, events, None))
+        self.submit(AppendRequest(stream_id, events, None,
+                                  precondition=self.fences.get(stream_id)))
 
     def append_threadsafe(self, stream_id: str, events: Sequence[Event]) -> None:
         """Queue an append from a worker thread (coarse progress marks)."""
-        request = AppendRequest(stream_id, events, None)
+        request = AppendRequest(stream_id, events, None, precondition=self.fences.get(stream_id))
         self._loop.call_soon_threadsafe(self.submit, request)
 
     async def _append_direct(self, request: AppendRequest) -> list[RecordedEvent]:

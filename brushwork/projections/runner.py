@@ -6,13 +6,15 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..events.checkpoints import read_checkpoint
 from ..events.schema import events as events_table
 from ..events.schema import projection_checkpoints
-from ..events.store import EventStore, InlineProjection
+from ..events.sql import APPEND_LOCK_KEY, SqlEventStore
+from ..events.store import InlineProjection
 from .audit import AuditProjection
-from ..events.checkpoints import read_checkpoint
 from .prompts import PromptsProjection
 from .schema import PROJECTION_TABLES
 
@@ -21,31 +23,49 @@ log = structlog.get_logger(__name__)
 PAGE = 5000
 
 
-def default_projections() -> list[InlineProjection]:
-    return [PromptsProjection(), AuditProjection()]
+def default_projections(*, leases: bool = False) -> list[InlineProjection]:
+    """The inline projections; ``leases`` adds the worker queue (PostgreSQL deployments)."""
+    projections: list[InlineProjection] = [PromptsProjection(), AuditProjection()]
+    if leases:
+        from .leases import LeasesProjection
+
+        projections.append(LeasesProjection())
+    return projections
 
 
-async def catch_up(engine: AsyncEngine, store: EventStore,
+async def catch_up(engine: AsyncEngine, store: SqlEventStore,
                    projections: Sequence[InlineProjection]) -> int:
-    """Apply every event after each projection's checkpoint; return how many were applied."""
+    """Apply every event after each projection's checkpoint; return how many were applied.
+
+    Each page is read and applied in one transaction that holds the append
+    lock on PostgreSQL, so processes starting together never apply an event
+    twice, and no append slips between the read and the checkpoint.
+    """
     applied = 0
     for projection in projections:
-        async with engine.connect() as conn:
-            position = await conn.run_sync(read_checkpoint, projection.name)
         while True:
-            batch = await store.read_all(after=position, limit=PAGE)
-            if not batch:
-                break
             async with engine.begin() as conn:
-                await conn.run_sync(projection.apply, batch)
-            position = batch[-1].position
-            applied += len(batch)
+                count = await conn.run_sync(_catch_up_page, store, projection)
+            if count == 0:
+                break
+            applied += count
     if applied:
         log.info("projections_caught_up", events=applied)
     return applied
 
 
-async def rebuild(engine: AsyncEngine, store: EventStore,
+def _catch_up_page(conn: Connection, store: SqlEventStore,
+                   projection: InlineProjection) -> int:
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
+    position = read_checkpoint(conn, projection.name)
+    batch = store.read_all_sync(conn, position, PAGE)
+    if batch:
+        projection.apply(conn, batch)
+    return len(batch)
+
+
+async def rebuild(engine: AsyncEngine, store: SqlEventStore,
                   projections: Sequence[InlineProjection]) -> int:
     """Drop every projection row and checkpoint, then fold the whole log again."""
     async with engine.begin() as conn:

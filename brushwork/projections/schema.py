@@ -86,3 +86,19 @@ PROJECTION_TABLES = {
     "prompts": (prompt_view, prompt_outputs),
     "audit": (audit_node_attempts, audit_provider_calls),
 }
+
+prompt_leases = sa.Table(
+    "prompt_leases",
+    metadata,
+    sa.Column("prompt_id", sa.String(64), primary_key=True),
+    sa.Column("number", sa.Float, nullable=False),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("class_types", sa.Text, nullable=False),
+    sa.Column("device", sa.String(64)),
+    sa.Column("worker_id", sa.String(200)),
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Index("ix_prompt_leases_order", "number", "position"),
+)
+
+PROJECTION_TABLES["leases"] = (prompt_leases,)
