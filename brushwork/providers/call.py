@@ -16,7 +16,6 @@ returns that job instead of submitting again.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -36,7 +35,9 @@ from .client import (
     bytes_reader,
     file_reader,
     json_reader,
+    strip_query,
 )
+from .media import next_index
 from .redact import redact_text, redact_value
 
 if TYPE_CHECKING:
@@ -47,7 +48,8 @@ log = structlog.get_logger("brushwork.providers")
 
 # Audit parameters keep strings up to this length; longer ones become a size note.
 _AUDIT_STRING_LIMIT = 2000
-# The longest an audit record or a job cancellation may delay an interrupted node.
+# Maximum time, in seconds, that an audit record or a job cancellation may delay an
+# interrupted node.
 _SHIELD_TIMEOUT_S = 10.0
 
 
@@ -60,7 +62,7 @@ class JobState(StrEnum):
 
 @dataclass
 class JobStatus:
-    """One poll's answer, mapped from the provider's status body by the node's parser."""
+    """One poll's result, mapped from the provider's status body by the node's parser."""
 
     state: JobState
     # Fraction done, 0..1, when the provider reports it.
@@ -160,9 +162,9 @@ class ProviderCall:
         if send_key:
             if not self.client.may_send_key(url):
                 raise ProviderError(
-                    f"{self.spec.display_name}: refusing to send the API key to {url.split('?')[0]}, "
-                    f"a host outside {self.client.base_url}; the provider returned an unexpected "
-                    "URL, or the base URL setting is wrong",
+                    f"{self.spec.display_name}: will not send the API key to "
+                    f"{url.split('?')[0]}, a host outside {self.client.base_url}. The provider "
+                    "returned an unexpected URL, or the base URL setting is wrong.",
                     provider=self.provider,
                     may_have_charged=accepted,
                 )
@@ -179,7 +181,8 @@ class ProviderCall:
         return HttpRequest(
             method=method,
             url=url,
-            endpoint=self.client.endpoint_for(url),
+            # API paths are labelled relative to the base URL; result URLs keep their host.
+            endpoint=self.client.endpoint_for(url) if send_key else strip_query(url),
             headers=all_headers,
             json=json,
             form=form,
@@ -207,7 +210,7 @@ class ProviderCall:
         cost: Callable[[Any], float | None] | None = None,
         cost_unit: str | None = None,
     ) -> Any:
-        """Send a request whose answer is JSON and return the decoded body.
+        """Send a request whose response is JSON and return the decoded body.
 
         ``submission`` marks a paid call: without ``idempotency_header`` (a
         header the provider documents for idempotency keys) it is retried only
@@ -238,7 +241,7 @@ class ProviderCall:
         submission: bool = True,
         max_bytes: int | None = None,
     ) -> tuple[bytes, str]:
-        """Send a request whose answer is binary (audio, an image); return (body, media type)."""
+        """Send a request whose response is binary (audio, an image); return (body, media type)."""
         request = self._request(
             method, path, json=json, form=form, params=params, headers=headers,
             submission=submission,
@@ -252,16 +255,22 @@ class ProviderCall:
 
     # -- jobs ------------------------------------------------------------------
 
-    def resumed_job(self) -> JobRef | None:
-        """Return the job this node had submitted before a crash, if its events hold one."""
-        for event in reversed(self.ctx.prior_events):
-            if (
-                isinstance(event, ProviderJobAccepted)
-                and event.provider == self.provider
-                and event.node_id == self.ctx.node_id
-            ):
-                return JobRef(event.job_id, event.poll_url or "", resumed=True)
-        return None
+    def resumed_job(self, ordinal: int = 0) -> JobRef | None:
+        """Return the ``ordinal``-th job this node submitted before a crash, if any.
+
+        A node called once per list item submits one job per call, in order,
+        so the n-th submission of a re-run resumes the n-th accepted job.
+        """
+        accepted = [
+            event for event in self.ctx.prior_events
+            if isinstance(event, ProviderJobAccepted)
+            and event.provider == self.provider
+            and event.node_id == self.ctx.node_id
+        ]
+        if ordinal >= len(accepted):
+            return None
+        event = accepted[ordinal]
+        return JobRef(event.job_id, event.poll_url or "", resumed=True)
 
     async def submit_job(
         self,
@@ -280,9 +289,9 @@ class ProviderCall:
         """Submit an asynchronous job, or return the job a crashed run already submitted.
 
         ``job_id(body)`` and ``poll_url(body, job_id)`` read the creation
-        response; ``poll_url`` may return a path under the base URL.
+        response. ``poll_url`` may return a path under the base URL.
         """
-        resumed = self.resumed_job()
+        resumed = self.resumed_job(next_index(self.ctx, f"job:{self.provider}"))
         if resumed is not None:
             log.info(
                 "provider job resumed from events; not submitting again",
@@ -296,10 +305,11 @@ class ProviderCall:
             idempotency_header=idempotency_header,
         )
         parameters = audit_parameters(json, form)
-        started = time.monotonic()
+        started = self.hub.clock()
         sent: Sent[Any] | None = None
         try:
-            sent = await self.client.send(request, json_reader(self.hub.settings.max_response_bytes))
+            reader = json_reader(self.hub.settings.max_response_bytes)
+            sent = await self.client.send(request, reader)
             body = sent.value
             new_id = self._parse(lambda: str(job_id(body)), request, "the job id")
             if not new_id:
@@ -333,9 +343,9 @@ class ProviderCall:
         """Poll ``job`` until it succeeds; raise ProviderError when it fails or times out.
 
         ``parse`` maps one status body to a JobStatus. ``cancel`` is the
-        (method, path) that cancels the job at the provider; it is sent when
-        the user interrupts the prompt (not when the engine only shuts down,
-        so that a restart can resume the job).
+        (method, path) that cancels the job at the provider. It is sent only
+        when the user interrupts the prompt, not when the engine shuts down,
+        so that a restart can resume the job.
         """
         policy = self.client.poll_policy
         clock = self.hub.clock
@@ -352,7 +362,12 @@ class ProviderCall:
         try:
             while True:
                 self.ctx.check_interrupted()
-                sent = await self.client.send(request, reader)
+                try:
+                    sent = await self.client.send(request, reader)
+                except ProviderError as exc:
+                    requests += int(exc.details.get("attempts", 1))
+                    last_http = exc.http_status
+                    raise
                 requests += sent.attempts
                 last_http = sent.status
                 status = self._parse(lambda body=sent.value: parse(body), request, "the job status")
@@ -412,7 +427,7 @@ class ProviderCall:
     async def _cancel_job(self, job: JobRef, cancel: tuple[str, str]) -> None:
         method, path = cancel
         request = self._request(method, path, accepted=True)
-        started = time.monotonic()
+        started = self.hub.clock()
         with anyio.move_on_after(_SHIELD_TIMEOUT_S, shield=True):
             try:
                 sent = await self.client.send(request, bytes_reader(64 * 1024, ()))
@@ -444,6 +459,7 @@ class ProviderCall:
         media type outside ``content_types`` (prefixes such as "image/") is an
         error. Result URLs are presigned, so the key is sent only on request.
         """
+        # NOTE: only the scheme is checked; a result URL on a private address is fetched too.
         if not url.lower().startswith(("https://", "http://")):
             raise ProviderError(
                 f"{self.spec.display_name} returned a result URL that is not HTTP(S): "
@@ -451,6 +467,7 @@ class ProviderCall:
                 provider=self.provider, may_have_charged=True,
             )
         request = self._request("GET", url, accepted=True, send_key=send_key)
+        request.total_timeout_s = self.client.timeouts.download_total_s
         limit = max_bytes or self.hub.settings.max_download_bytes
         if dest is None:
             sent = await self._send_recorded(
@@ -477,7 +494,7 @@ class ProviderCall:
         cost_unit: str | None = None,
         size: Callable[[Any], int] | None = None,
     ) -> Sent[Any]:
-        started = time.monotonic()
+        started = self.hub.clock()
         try:
             sent = await self.client.send(request, reader)
         except BaseException as exc:
@@ -530,7 +547,7 @@ class ProviderCall:
             method=request.method, endpoint=request.endpoint, model=model,
             parameters=parameters, status=status,
             outcome="cancelled" if _is_cancellation(exc) else "error",
-            latency_s=time.monotonic() - started, attempts=int(attempts),
+            latency_s=self.hub.clock() - started, attempts=int(attempts),
             idempotency_key=request.idempotency_key,
             error=_error_text(exc),
         ))

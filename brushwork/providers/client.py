@@ -2,7 +2,7 @@
 
 ``ProviderClient.send`` runs one logical request as up to
 ``RetryPolicy.max_attempts`` HTTP attempts. Each attempt passes the circuit
-breaker, holds one slot of the provider's concurrency limiter while it runs,
+breaker, takes one slot of the provider's concurrency limiter while it runs,
 and hands a successful response to a *reader* (read JSON, read bytes, stream
 to a file). Failures are classified once, in ``AttemptFailure``, and the
 retry mode of the request decides which of them are retried:
@@ -96,7 +96,7 @@ def default_error_message(body: Any) -> str | None:
 
 @dataclass(frozen=True)
 class ProviderSpec:
-    """What the shared layer needs to know about one provider."""
+    """Description of one provider for the shared layer: URLs, auth, errors, polling."""
 
     # The provider's name: settings key, default secret name, audit ``provider`` field.
     name: str
@@ -142,7 +142,7 @@ class HttpRequest:
     form: Sequence[FormField] | None = None
     params: Mapping[str, str] | None = None
     retry: RetryMode = "idempotent"
-    # The request asks the provider to do paid work.
+    # The request starts paid work at the provider.
     submission: bool = False
     # The provider already accepted the paid work (polls, downloads of results).
     accepted: bool = False
@@ -150,6 +150,8 @@ class HttpRequest:
     allow_redirects: bool = False
     secret_name: str | None = None
     idempotency_key: str | None = None
+    # Replaces Timeouts.total_s for this request (downloads).
+    total_timeout_s: float | None = None
 
 
 @dataclass
@@ -186,11 +188,11 @@ class AttemptFailure(Exception):
     detail: str
     status: int | None = None
     retry_after: float | None = None
-    # The provider certainly did not accept the work (nothing sent, or a 4xx answer).
+    # The provider certainly did not accept the work (nothing was sent, or it returned 4xx).
     rejected_before_accept: bool = False
     # Trying again may succeed.
     transient: bool = True
-    # The failure says the service is unhealthy (counts towards the breaker).
+    # The failure indicates an unhealthy service, so it counts towards the breaker.
     unhealthy: bool = True
 
     def __str__(self) -> str:
@@ -212,7 +214,7 @@ def _status_failure(status: int, headers: Mapping[str, str], message: str | None
     if 300 <= status < 400:
         return AttemptFailure(
             FailureKind.REDIRECT, f"{text}, an unexpected redirect to "
-            f"{_strip_query(headers.get('location', '?'))}",
+            f"{strip_query(headers.get('location', '?'))}",
             status=status, rejected_before_accept=True, transient=False, unhealthy=False,
         )
     return AttemptFailure(FailureKind.HTTP_STATUS, text, status=status,
@@ -242,7 +244,7 @@ def _exception_failure(exc: BaseException) -> AttemptFailure:
     return AttemptFailure(FailureKind.DISCONNECTED, f"the connection failed ({name}: {exc})")
 
 
-def _strip_query(url: str) -> str:
+def strip_query(url: str) -> str:
     """Drop the query and fragment: presigned URLs carry credentials there."""
     parts = urlsplit(url)
     if not parts.scheme:
@@ -270,7 +272,7 @@ def _check_length(response: aiohttp.ClientResponse, max_bytes: int) -> None:
 def _too_large(max_bytes: int) -> AttemptFailure:
     return AttemptFailure(
         FailureKind.TOO_LARGE,
-        f"the response exceeded the {max_bytes}-byte limit; the download was aborted",
+        f"the response exceeded the {max_bytes}-byte limit and was not read further",
         transient=False, unhealthy=False,
     )
 
@@ -402,14 +404,14 @@ class ProviderClient:
         return self.base_url + "/" + path_or_url.lstrip("/")
 
     def endpoint_for(self, url: str) -> str:
-        """The audit label of a URL: the path under the base URL, else the URL without query."""
-        stripped = _strip_query(url)
+        """Return a URL's audit label: its path under the base URL, else the URL without query."""
+        stripped = strip_query(url)
         if stripped.startswith(self.base_url + "/"):
             return stripped[len(self.base_url):]
         return stripped
 
     def may_send_key(self, url: str) -> bool:
-        """Whether ``url`` is a host that may receive the provider key."""
+        """Return whether ``url`` is on a host that may receive the provider key."""
         target = urlsplit(url)
         base = urlsplit(self.base_url)
         host = (target.hostname or "").lower()
@@ -497,7 +499,7 @@ class ProviderClient:
         if failure.retry_after is not None:
             if failure.retry_after > policy.max_retry_after_s:
                 failure.detail += (
-                    f"; the provider asked to retry after {failure.retry_after:.0f} s, "
+                    f"; the provider requested a retry after {failure.retry_after:.0f} s, "
                     f"more than the {policy.max_retry_after_s:.0f} s this engine waits"
                 )
                 return None
@@ -534,6 +536,13 @@ class ProviderClient:
     ) -> tuple[int, Mapping[str, str], T]:
         session = self._ensure_session()
         data = _build_form(request.form) if request.form is not None else None
+        options: dict[str, Any] = {}
+        if request.total_timeout_s is not None:
+            options["timeout"] = aiohttp.ClientTimeout(
+                total=request.total_timeout_s,
+                sock_connect=self.timeouts.connect_s,
+                sock_read=self.timeouts.read_s,
+            )
         try:
             async with session.request(
                 request.method,
@@ -543,6 +552,7 @@ class ProviderClient:
                 data=data,
                 params=request.params,
                 allow_redirects=request.allow_redirects,
+                **options,
             ) as response:
                 if response.status >= 300:
                     raise _status_failure(
@@ -618,7 +628,7 @@ class ProviderClient:
                 return f"Check the account's credits or billing{console}."
             if status == 403:
                 return ("The key may lack access to this model or endpoint, or the provider "
-                        "refused the content; check the key's permissions and the inputs.")
+                        "rejected the content; check the key's permissions and the inputs.")
             if status == 404:
                 return "The resource was not found; check the model name and job id."
             if status == 429:
@@ -632,10 +642,11 @@ class ProviderClient:
             FailureKind.CONNECT_TIMEOUT: "Check the network and the provider's base URL "
                                          f"({self.base_url}).",
             FailureKind.TLS: "Check the system's CA certificates and the base URL.",
-            FailureKind.READ_TIMEOUT: "The provider did not answer in time; retry later "
+            FailureKind.READ_TIMEOUT: "The provider did not respond in time; retry later "
                                       "or raise the read timeout.",
-            FailureKind.TOO_LARGE: "Raise the download limit in the provider settings if "
-                                   "this size is expected.",
+            FailureKind.TOO_LARGE: "If this size is expected, raise max_response_bytes, "
+                                   "max_image_bytes or max_download_bytes in the provider "
+                                   "settings.",
             FailureKind.BAD_CONTENT_TYPE: "The provider returned something other than the "
                                           "result, such as an error page; retry later.",
             FailureKind.REDIRECT: "Check the provider's base URL.",

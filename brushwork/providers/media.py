@@ -13,6 +13,7 @@ import base64
 import binascii
 import io
 import re
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,19 @@ EXTENSIONS = {
     "image/jpeg": "jpg",
     "image/webp": "webp",
 }
+
+
+# Per-context counters: the engine calls a node once per item of a list input,
+# all with one context, so the n-th call gets the n-th file name and job.
+_sequences: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
+def next_index(ctx: NodeContext, kind: str) -> int:
+    """Return 0 on the first call for (ctx, kind), then 1, 2, ..."""
+    counters = _sequences.setdefault(ctx, {})
+    index = counters.get(kind, 0)
+    counters[kind] = index + 1
+    return index
 
 
 def _decode_images_sync(payloads: list[bytes]) -> Any:
@@ -151,13 +165,16 @@ def extension_for(media_type: str, default: str) -> str:
 
 
 def output_file(
-    ctx: NodeContext, provider: str, extension: str, *, index: int = 0
+    ctx: NodeContext, provider: str, extension: str, *, index: int | None = None
 ) -> tuple[Path, dict[str, str]]:
     """Return the output path for one result file, and its UI entry.
 
-    The name depends only on the prompt, node and index, so a re-run of the
-    same node after a crash overwrites its own partial file.
+    The name depends only on the prompt, node and index (by default the
+    number of files this context requested before), so a re-run of the same
+    node after a crash overwrites its own partial file.
     """
+    if index is None:
+        index = next_index(ctx, f"file:{provider}")
     safe_node = re.sub(r"[^A-Za-z0-9_.-]", "_", str(ctx.node_id))
     safe_prompt = re.sub(r"[^A-Za-z0-9_-]", "_", str(ctx.prompt_id))[:36]
     filename = f"{provider}_{safe_prompt}_{safe_node}_{index:02d}.{extension.lstrip('.')}"
@@ -166,8 +183,17 @@ def output_file(
     return folder / filename, {"filename": filename, "subfolder": "", "type": "output"}
 
 
+def change_extension(path: Path, entry: dict[str, str], extension: str
+                     ) -> tuple[Path, dict[str, str]]:
+    """Rename a written output file to another extension; return the new path and UI entry."""
+    target = path.with_suffix("." + extension.lstrip("."))
+    if target != path:
+        path.replace(target)
+    return target, {**entry, "filename": target.name}
+
+
 async def write_output_file(
-    ctx: NodeContext, provider: str, data: bytes, extension: str, *, index: int = 0
+    ctx: NodeContext, provider: str, data: bytes, extension: str, *, index: int | None = None
 ) -> tuple[Path, dict[str, str]]:
     """Write ``data`` to the node's output file atomically; return the path and UI entry."""
     path, entry = output_file(ctx, provider, extension, index=index)

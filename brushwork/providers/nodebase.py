@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def secret_input(provider: str) -> Input:
-    """The optional widget that names the secret to use; it never holds the key itself."""
+    """Return the optional widget that names the secret to use (never the key itself)."""
     return Input(
         "secret",
         "STRING",

@@ -12,7 +12,7 @@ key. Sources:
 - ``ChainSecrets``: the first source that has the name wins.
 - ``MappingSecrets``: a fixed mapping, for tests and embedding.
 
-``SecretPolicy`` says which principal may use which names. Every key that is
+``SecretPolicy`` decides which principal may use which names. Every key that is
 resolved is registered with ``redact`` so that log lines never show it.
 """
 
@@ -70,14 +70,14 @@ def validate_secret_name(name: str) -> str:
 
 
 def env_var_name(name: str, prefix: str = ENV_PREFIX) -> str:
-    """Return the environment variable that holds the secret ``name``."""
+    """Return the name of the environment variable that stores the secret ``name``."""
     scopes = [re.sub(r"[-.]", "_", part).upper() for part in name.split("/")]
     return prefix + "__".join(scopes)
 
 
 @runtime_checkable
 class SecretsSource(Protocol):
-    """Where keys come from. ``get`` returns None when the source has no such name."""
+    """A source of keys by scoped name; ``get`` returns None when it has no such name."""
 
     def get(self, name: str) -> str | None: ...
 
@@ -194,7 +194,7 @@ def default_secrets(secrets_file: str | os.PathLike[str] | None = None) -> Secre
 
 
 class SecretPolicy:
-    """Which principal may use which secret names.
+    """A mapping from principals to the secret names they may use.
 
     ``rules`` maps a principal to glob patterns of names ("openai",
     "openai/*", "*"); the principal "*" applies to every authenticated
@@ -222,9 +222,9 @@ class SecretPolicy:
 
     def check(self, principal: str | None, name: str) -> None:
         if not self.allows(principal, name):
-            who = "anonymous requests" if principal is None else f"principal {principal!r}"
+            requester = "anonymous requests" if principal is None else f"principal {principal!r}"
             raise SecretAccessDeniedError(
-                f"{who} may not use secret {name!r}; ask an operator to add it to the "
+                f"{requester} may not use secret {name!r}; ask an operator to add it to the "
                 "secret policy, or choose a secret you are allowed to use",
                 details={"secret": name, "principal": principal},
             )

@@ -20,10 +20,12 @@ class Timeouts:
     """Timeouts of one HTTP attempt, in seconds."""
 
     connect_s: float = 10.0
-    # The longest gap between two reads of the response; a stalled server hits this.
+    # Maximum gap between two reads of the response, so a stalled server times out.
     read_s: float = 120.0
     # The whole attempt, from connecting to the last byte of the body.
     total_s: float = 600.0
+    # The whole attempt for result downloads, which may be large videos.
+    download_total_s: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class ProviderSettings:
     # The global poll policy; a provider module may set its own default.
     poll: PollPolicy | None = None
     per_provider: Mapping[str, ProviderOverrides] = field(default_factory=dict)
-    # Concurrent HTTP requests per provider (each attempt holds one slot).
+    # Concurrent HTTP requests per provider (each attempt takes one slot).
     concurrency: int = 8
     # Open connections per provider session (aiohttp TCPConnector limit).
     max_connections: int = 32
