@@ -1,0 +1,32 @@
+"""The provider example runs end to end against the local fakes with one command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from PIL import Image
+
+from tests.support.log import read_events
+from tests.support.server import REPO
+
+
+def test_provider_chain_example_runs_on_fakes(tmp_path):
+    data_dir = tmp_path / "data"
+    result = subprocess.run(
+        [sys.executable, "-m", "brushwork.providers.testing.demo",
+         "examples/provider-chain.json", "--no-progress", "--data-dir", str(data_dir)],
+        capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    paths = [line for line in result.stdout.splitlines() if line.endswith(".png")]
+    assert len(paths) == 1
+    with Image.open(paths[0]) as image:
+        assert image.width == 256
+
+    events = read_events(data_dir)
+    calls = [e for e in events if e["type"] == "ProviderCallRecorded"]
+    assert calls and calls[0]["provider"] == "bfl"
+    completed = {e["node_id"] for e in events if e["type"] == "NodeCompleted"}
+    assert completed == {"1", "2", "3", "4"}
+    database = (data_dir / "brushwork.db").read_bytes()
+    assert b"test-bfl-key" not in database
