@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
-import itertools
 from pathlib import Path
 
 from ..errors import NotFoundError, StorageError

@@ -244,7 +244,10 @@ class _PromptRun:
         outcome = await self._run_graph()
         duration = time.perf_counter() - started
         if outcome == "success":
-            await self.emit_and_wait(ExecutionSucceeded(
+            # Queued, not awaited: the next prompt may start while this commits.
+            # It lands before any later event, and a crash before its commit
+            # resumes a run whose nodes are all complete, which only re-appends it.
+            self.emit(ExecutionSucceeded(
                 prompt_id=self.prompt_id, executed=self.executed, duration_s=duration,
             ))
             self.log.info("run_succeeded", duration_s=round(duration, 4),

@@ -329,11 +329,12 @@ class Scheduler:
             self.idle = anyio.Event()
 
     async def wait_idle(self) -> None:
-        """Wait until nothing is queued or running in this process."""
+        """Wait until nothing is queued or running in this process, and its events are committed."""
         while True:
             event = self.idle
             await event.wait()
             if self.idle is event:
+                await self.writer.flush()
                 return
 
 

@@ -80,6 +80,13 @@ class EventWriter:
                 pending.error = RuntimeError("the event writer stopped")
                 pending.done.set()
 
+    async def flush(self) -> None:
+        """Wait until every append queued so far is committed (or failed)."""
+        if not self._running:
+            return
+        marker = self.submit(AppendRequest("$flush", [], None))
+        await marker.done.wait()
+
     async def close(self) -> None:
         """Commit what is queued, then stop."""
         self._closed = True
