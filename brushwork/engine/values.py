@@ -10,18 +10,21 @@ after a restart the node that made them runs again when they are needed.
 from __future__ import annotations
 
 import io
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..events.types import OutputItem
 from .artifacts import ArtifactStore
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _INLINE_TYPES = (bool, int, float, str, type(None))
 _MAX_INLINE_STRING = 64 * 1024
 
 
 def _to_numpy(value: Any) -> np.ndarray | None:
+    import numpy as np
+
     if isinstance(value, np.ndarray):
         return value
     module = type(value).__module__
@@ -39,12 +42,16 @@ def _to_numpy(value: Any) -> np.ndarray | None:
 
 def _encode_array(array: np.ndarray) -> bytes:
     """One array in NumPy's .npy format (no zip container: cheaper than .npz)."""
+    import numpy as np
+
     buffer = io.BytesIO()
     np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
     return buffer.getvalue()
 
 
 def _encode_arrays(arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> bytes:
+    import numpy as np
+
     buffer = io.BytesIO()
     payload = {f"t:{k}": v for k, v in arrays.items()}
     for key, value in scalars.items():
@@ -54,6 +61,7 @@ def _encode_arrays(arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> by
 
 
 def _decode_arrays(data: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    import numpy as np
     import torch
 
     arrays: dict[str, Any] = {}
@@ -98,6 +106,8 @@ def encode_value(io_type: str, value: Any, artifacts: ArtifactStore) -> OutputIt
 
 
 def decode_value(item: OutputItem, artifacts: ArtifactStore) -> Any:
+    import numpy as np
+
     if item.kind == "inline":
         return item.value
     if item.kind != "artifact" or item.ref is None:
