@@ -102,7 +102,7 @@ def reconstruct(records: list[RecordedEvent], artifacts: ArtifactStore) -> RunRe
                     if item.kind == "artifact" and item.ref]
             bad = [ref for ref in refs if not artifacts.verify(ref)]
             node.verified = not bad
-            missing.extend(bad)
+            missing.extend(ref for ref in bad if ref not in missing)
         elif isinstance(event, NodeFailed):
             nodes[event.node_id].outcome = f"failed: {event.exception_message}"
             nodes[event.node_id].duration_s = event.duration_s

@@ -107,3 +107,42 @@ def test_queue_and_prompt_counts(server):
     assert server.get("/prompt")["exec_info"]["queue_remaining"] == 2
     wait_for(lambda: server.get("/prompt")["exec_info"]["queue_remaining"] == 0)
     json.dumps(server.get("/history"))
+
+
+def test_full_queue_answers_429(server_factory):
+    server = server_factory("--max-queue-size", "1")
+    slow = {"1": {"class_type": "TestConstant", "inputs": {"value": 1}},
+            "2": {"class_type": "TestSlowAdd", "inputs": {"a": ["1", 0], "seconds": 2.0}},
+            "3": {"class_type": "TestOutput", "inputs": {"value": ["2", 0]}}}
+    assert server.post("/prompt", {"prompt": slow})[0] == 200
+    status, raw, headers = server.request("POST", "/prompt", {"prompt": slow})
+    assert status == 429
+    assert int(headers["Retry-After"]) >= 1
+    assert json.loads(raw)["error"]["type"] == "limit_exceeded"
+
+
+def test_changed_input_file_reruns_load_image(server):
+    from PIL import Image
+
+    source = server.data_dir / "input" / "pixel.png"
+    Image.new("RGB", (4, 4), (10, 20, 30)).save(source)
+    workflow = {"1": {"class_type": "LoadImage", "inputs": {"image": "pixel.png"}},
+                "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0],
+                                                            "filename_prefix": "pix"}}}
+    client_id = uuid.uuid4().hex
+    ws = server.websocket(client_id)
+    first = server.post("/prompt", {"prompt": workflow, "client_id": client_id})[1]
+    follow_until_done(ws, first["prompt_id"])
+    second = server.post("/prompt", {"prompt": workflow, "client_id": client_id})[1]
+    messages = follow_until_done(ws, second["prompt_id"])
+    cached = next(m for m in messages if m["type"] == "execution_cached")["data"]["nodes"]
+    assert sorted(cached) == ["1", "2"]
+
+    Image.new("RGB", (4, 4), (200, 20, 30)).save(source)
+    third = server.post("/prompt", {"prompt": workflow, "client_id": client_id})[1]
+    messages = follow_until_done(ws, third["prompt_id"])
+    ws.close()
+    cached = next(m for m in messages if m["type"] == "execution_cached")["data"]["nodes"]
+    assert cached == []
+    executing = [m["data"]["node"] for m in messages if m["type"] == "executing"]
+    assert executing[:2] == ["1", "2"]
