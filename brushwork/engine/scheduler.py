@@ -305,6 +305,10 @@ class Scheduler:
                 event.prompt_id, event.number, queued.position, event.prompt, event.extra_data,
                 event.outputs_to_execute, event.client_id, event.principal), flag)
         finally:
+            with anyio.CancelScope(shield=True):
+                # The run's last events are queued, not yet committed: they must
+                # land under the lease, so release it only after they do.
+                await self.writer.flush()
             self.writer.fences.pop(prompt_id, None)
             self._claims.pop(prompt_id, None)
             self.writer.clear_stream_failure(prompt_id)
