@@ -55,7 +55,7 @@ def replay(args: argparse.Namespace, settings: Settings) -> int:
     from .engine.artifacts import ArtifactStore
     from .engine.registry import default_registry
     from .events.sql import SqlEventStore
-    from .replay import reconstruct, re_execute
+    from .replay import re_execute, reconstruct
     from .runtime import load_node_module
 
     settings.extra_node_modules = list(args.extra_nodes)
@@ -142,6 +142,7 @@ def audit_json_lines(record: dict[str, Any]) -> list[str]:
 
 
 def projections(args: argparse.Namespace, settings: Settings) -> int:
+    from .events.database import is_sqlite
     from .events.sql import SqlEventStore
     from .projections.runner import default_projections, rebuild
 
@@ -149,7 +150,8 @@ def projections(args: argparse.Namespace, settings: Settings) -> int:
         engine = await _open(settings)
         try:
             store = SqlEventStore(engine)
-            return await rebuild(engine, store, default_projections())
+            postgres = not is_sqlite(settings.resolved_database_url)
+            return await rebuild(engine, store, default_projections(leases=postgres))
         finally:
             await engine.dispose()
 
@@ -162,6 +164,7 @@ def resume(args: argparse.Namespace, settings: Settings) -> int:
     from .engine.commands import CommandSettings, PromptCommands
     from .engine.registry import NodeRegistry
     from .engine.validation import PromptValidator
+    from .events.database import is_sqlite
     from .events.notifier import Broadcaster
     from .events.sql import SqlEventStore
     from .events.writer import EventWriter
@@ -171,7 +174,8 @@ def resume(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> None:
         engine = await _open(settings)
         try:
-            store = SqlEventStore(engine, default_projections())
+            postgres = not is_sqlite(settings.resolved_database_url)
+            store = SqlEventStore(engine, default_projections(leases=postgres))
             reader = ProjectionReader(engine)
             commands = PromptCommands(
                 validator=PromptValidator(NodeRegistry()), writer=EventWriter(store,
