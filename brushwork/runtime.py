@@ -187,10 +187,9 @@ def load_node_module(registry: NodeRegistry, module_name: str) -> None:
 
 
 def _default_device() -> str:
-    """The torch device name, decided without importing torch when it is not loaded yet."""
-    import sys
+    """The device nodes run on: "auto" lets torch nodes pick CUDA when present.
 
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        return "cuda:0"
-    return "cpu"
+    Deciding here would import torch at start-up; the torch nodes resolve
+    "auto" when they first run instead.
+    """
+    return "auto"
