@@ -6,8 +6,8 @@ from ..engine.node import Node
 
 
 def builtin_node_classes() -> list[type[Node]]:
-    from . import image, io_nodes, mask, primitives, sd
     from ..providers import provider_node_classes
+    from . import image, io_nodes, mask, primitives, sd
 
     classes: list[type[Node]] = []
     for module in (primitives, image, mask, io_nodes, sd):
