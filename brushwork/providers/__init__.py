@@ -18,11 +18,8 @@ PROVIDER_MODULES = (
     "luma",
     "runway",
     "elevenlabs",
-    # Group A
     "anthropic", "gemini", "veo", "ideogram", "recraft", "kling", "minimax", "pixverse",
-    # Group B
     "vidu", "bytedance", "wan", "tripo", "rodin", "meshy", "replicate", "fal",
-    # Group C
     "together", "mistral", "xai", "deepseek", "huggingface", "leonardo", "krea", "topaz",
 )
 
@@ -31,12 +28,6 @@ def provider_node_classes() -> list[type]:
     """Return every provider node class, in module order."""
     classes: list[type] = []
     for name in PROVIDER_MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as error:
-            # TODO: make this strict once every listed provider module is written.
-            if error.name == f"{__name__}.{name}":
-                continue
-            raise
+        module = importlib.import_module(f"{__name__}.{name}")
         classes.extend(module.NODE_CLASSES)
     return classes

@@ -16,7 +16,7 @@ returns that job instead of submitting again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -28,6 +28,8 @@ import structlog
 from ..errors import CancelledByUserError, ProviderError
 from ..events.types import ProviderCallRecorded, ProviderJobAccepted
 from .client import (
+    AttemptFailure,
+    FailureKind,
     FormField,
     HttpRequest,
     ProviderClient,
@@ -170,7 +172,9 @@ class ProviderCall:
                 )
             all_headers.update(self.spec.default_headers)
             all_headers.update(self.spec.auth(self._key))
-        retry = "idempotent" if method in ("GET", "HEAD", "DELETE") else "unsafe"
+        # A request about work the provider already accepted (a status read, a cancel) starts
+        # no new paid work, so it is retried like a GET whatever its method.
+        retry = "idempotent" if method in ("GET", "HEAD", "DELETE") or accepted else "unsafe"
         idempotency_key = None
         if idempotency_header is not None:
             idempotency_key = self.ctx.idempotency_key
@@ -206,6 +210,7 @@ class ProviderCall:
         headers: Mapping[str, str] | None = None,
         model: str | None = None,
         submission: bool = True,
+        accepted: bool = False,
         idempotency_header: str | None = None,
         cost: Callable[[Any], float | None] | None = None,
         cost_unit: str | None = None,
@@ -214,11 +219,14 @@ class ProviderCall:
 
         ``submission`` marks a paid call: without ``idempotency_header`` (a
         header the provider documents for idempotency keys) it is retried only
-        when the provider certainly did not accept it.
+        when the provider certainly did not accept it. ``accepted`` marks a
+        request about work the provider already accepted (such as fetching a
+        finished job's result URL), so its errors report that the provider may
+        have charged.
         """
         request = self._request(
             method, path, json=json, form=form, params=params, headers=headers,
-            submission=submission, idempotency_header=idempotency_header,
+            submission=submission, accepted=accepted, idempotency_header=idempotency_header,
         )
         reader = json_reader(self.hub.settings.max_response_bytes)
         sent = await self._send_recorded(
@@ -240,16 +248,25 @@ class ProviderCall:
         model: str | None = None,
         submission: bool = True,
         max_bytes: int | None = None,
+        validate: Callable[[bytes, str], None] | None = None,
     ) -> tuple[bytes, str]:
-        """Send a request whose response is binary (audio, an image); return (body, media type)."""
+        """Send a request whose response is binary (audio, an image); return (body, media type).
+
+        ``validate(body, media_type)`` checks the body within the attempt. A
+        ValueError from it fails the attempt the way an invalid JSON body does:
+        the call is recorded as an error and retried only if the request is
+        idempotent.
+        """
         request = self._request(
             method, path, json=json, form=form, params=params, headers=headers,
             submission=submission,
         )
         limit = max_bytes or self.hub.settings.max_download_bytes
+        reader = bytes_reader(limit, content_types)
+        if validate is not None:
+            reader = _validated_reader(reader, validate)
         sent = await self._send_recorded(
-            request, bytes_reader(limit, content_types), model=model,
-            parameters=audit_parameters(json, form),
+            request, reader, model=model, parameters=audit_parameters(json, form),
         )
         return sent.value
 
@@ -339,20 +356,23 @@ class ProviderCall:
         parse: Callable[[Any], JobStatus],
         *,
         cancel: tuple[str, str] | None = None,
+        method: str = "GET",
+        json: Any = None,
     ) -> JobStatus:
         """Poll ``job`` until it succeeds; raise ProviderError when it fails or times out.
 
         ``parse`` maps one status body to a JobStatus. ``cancel`` is the
         (method, path) that cancels the job at the provider. It is sent only
         when the user interrupts the prompt, not when the engine shuts down,
-        so that a restart can resume the job.
+        so that a restart can resume the job. ``method`` and ``json`` serve
+        providers whose status request is a POST with a JSON body (Rodin).
         """
         policy = self.client.poll_policy
         clock = self.hub.clock
         started = clock()
         deadline = started + policy.deadline_s
         interval = policy.initial_interval_s
-        request = self._request("GET", job.poll_url, accepted=True)
+        request = self._request(method, job.poll_url, json=json, accepted=True)
         reader = json_reader(self.hub.settings.max_response_bytes)
         requests = 0
         last_http: int | None = None
@@ -408,7 +428,7 @@ class ProviderCall:
         finally:
             await self._shielded_record(ProviderCallRecorded(
                 prompt_id=self.ctx.prompt_id, node_id=self.ctx.node_id, provider=self.provider,
-                method="GET", endpoint=request.endpoint,
+                method=request.method, endpoint=request.endpoint,
                 parameters={"job_id": job.job_id, "last_status": last_status,
                             "resumed": job.resumed},
                 status=last_http, outcome=outcome, latency_s=clock() - started,
@@ -579,6 +599,23 @@ class ProviderCall:
         """Run ``read`` on a finished job's data; a missing field becomes a clear ProviderError."""
         request = HttpRequest("GET", endpoint, endpoint, accepted=True)
         return self._parse(read, request, what)
+
+
+def _validated_reader(
+    reader: Callable[[Any], Awaitable[tuple[bytes, str]]],
+    validate: Callable[[bytes, str], None],
+) -> Callable[[Any], Awaitable[tuple[bytes, str]]]:
+    async def read(response: Any) -> tuple[bytes, str]:
+        body, media_type = await reader(response)
+        try:
+            validate(body, media_type)
+        except ValueError as exc:
+            raise AttemptFailure(
+                FailureKind.BAD_BODY, f"the response body is not usable ({exc})"
+            ) from None
+        return body, media_type
+
+    return read
 
 
 def _safe_cost(cost: Callable[[Any], float | None] | None, body: Any) -> float | None:

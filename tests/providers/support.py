@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -133,7 +132,7 @@ for _group in ("cases_group_a", "cases_group_b", "cases_group_c"):
 
 
 def assert_output(case: ProviderCase, output: Any) -> None:
-    """Check that a node's output is a decoded image, or a saved media file."""
+    """Check that a node's output is a decoded image, a saved media file, or a text."""
     import torch
 
     from brushwork.engine.node import NodeOutput
@@ -143,6 +142,9 @@ def assert_output(case: ProviderCase, output: Any) -> None:
         assert path.is_file()
         assert path.stat().st_size > 0
         assert output.ui
+    elif isinstance(output[0], str):
+        (text,) = output
+        assert text
     else:
         (image,) = output
         assert isinstance(image, torch.Tensor)

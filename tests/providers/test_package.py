@@ -29,7 +29,8 @@ def test_import_loads_no_torch_and_no_session():
 
 def test_node_classes_declare_provider_contract():
     classes = provider_node_classes()
-    assert len(classes) == 10
+    # Pika is reached through fal and does not count as a provider of its own.
+    assert len({cls.provider for cls in classes}) >= 30
     names = [cls.class_type for cls in classes]
     assert len(set(names)) == len(names)
     for cls in classes:

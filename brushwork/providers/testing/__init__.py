@@ -36,6 +36,24 @@ FAKE_SERVERS: dict[str, type[FakeProviderServer]] = {
     "elevenlabs": FakeElevenLabs,
 }
 
+
+def _discover_fakes() -> None:
+    """Add the fake of every other provider module in this package to FAKE_SERVERS."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        if info.name in ("demo", "server", "faults", "support"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for value in vars(module).values():
+            if (isinstance(value, type) and issubclass(value, FakeProviderServer)
+                    and value.__module__ == module.__name__ and value.provider != "fake"):
+                FAKE_SERVERS.setdefault(value.provider, value)
+
+
+_discover_fakes()
+
 __all__ = [
     "FAKE_SERVERS",
     "SAMPLE_MP3",
