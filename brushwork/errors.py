@@ -3,6 +3,8 @@
     BrushworkError
     ├── ValidationError        bad user input (HTTP 400)
     │   └── PromptValidationError   a prompt that fails graph validation
+    ├── AuthenticationError    a missing, unknown or revoked API token (401)
+    ├── PermissionDeniedError  a token without the route's scope, or a foreign origin (403)
     ├── NotFoundError          an id, file or node class that does not exist (404)
     ├── ConflictError          a state conflict, such as a stale stream version (409)
     │   └── ConcurrencyError   an append whose stream version is already taken
@@ -52,6 +54,16 @@ class PromptValidationError(ValidationError):
 
     def to_json(self) -> dict[str, Any]:
         return self.body
+
+
+class AuthenticationError(BrushworkError):
+    code = "unauthorized"
+    status = 401
+
+
+class PermissionDeniedError(BrushworkError):
+    code = "forbidden"
+    status = 403
 
 
 class NotFoundError(BrushworkError):

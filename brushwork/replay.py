@@ -156,7 +156,9 @@ async def re_execute(records: list[RecordedEvent], data_dir: Path, registry: Nod
     scratch = Path(tempfile.mkdtemp(prefix="brushwork-replay-"))
     try:
         for shared in ("input", "models"):
-            (scratch / shared).symlink_to((data_dir / shared).resolve())
+            source = (data_dir / shared).resolve()
+            if source.is_dir():
+                (scratch / shared).symlink_to(source)
         source_artifacts = ArtifactStore((data_dir / "artifacts").resolve())
         settings = Settings(data_dir=scratch, cache_policy="none", run_worker=False,
                             extra_node_modules=list(settings_template.extra_node_modules))
@@ -170,6 +172,9 @@ async def re_execute(records: list[RecordedEvent], data_dir: Path, registry: Nod
             run = QueuedPrompt(queued.prompt_id, queued.number, queued_event.position,
                                queued.prompt, queued.extra_data, queued.outputs_to_execute)
             await runtime.executor.run(run, prior, InterruptFlag())
+            # The executor queues a successful run's last event without awaiting
+            # its commit, so wait for the writer before reading the stream.
+            await runtime.writer.flush()
             fresh = {
                 r.event.node_id: r.event
                 for r in await runtime.store.read_stream(queued.prompt_id)

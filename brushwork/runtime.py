@@ -155,7 +155,20 @@ class Runtime:
         finally:
             self.scheduler_running = False
 
+    async def _run_scheduler(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        with anyio.CancelScope() as scope:
+            self._scheduler_scope = scope
+            await self.scheduler.run(task_status=task_status)
+
     async def _stop(self) -> None:
+        """Stop running prompts without ending them (they resume on the next start),
+        commit what is queued, then stop every task."""
+        scope = getattr(self, "_scheduler_scope", None)
+        if scope is not None:
+            scope.cancel()
+            # Thread-lane nodes stop at their next progress step; their results
+            # are discarded because their tasks are already cancelled.
+            self.executor.stop_threads()
         await self.writer.close()
         self.task_group.cancel_scope.cancel()
 

@@ -165,6 +165,11 @@ class Executor:
             run._scope.cancel()
         return True
 
+    def stop_threads(self) -> None:
+        """Make thread-lane nodes of every run stop at their next progress step (shutdown)."""
+        for run in self._runs.values():
+            run.interrupt.set()
+
     def running_prompts(self) -> list[str]:
         return list(self._runs)
 

@@ -106,12 +106,14 @@ def encode_value(io_type: str, value: Any, artifacts: ArtifactStore) -> OutputIt
 
 
 def decode_value(item: OutputItem, artifacts: ArtifactStore) -> Any:
-    import numpy as np
-
     if item.kind == "inline":
         return item.value
     if item.kind != "artifact" or item.ref is None:
         raise ValueError(f"an output of kind {item.kind!r} cannot be restored from the log")
+    # Imported here, not first: an inline value needs no NumPy, and importing
+    # it delays a resumed run's first node by tens of milliseconds.
+    import numpy as np
+
     data = artifacts.get(item.ref)
     marker = item.value or {}
     if marker.get("text"):

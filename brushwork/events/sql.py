@@ -81,8 +81,8 @@ class SqlEventStore:
             except ConcurrencyError:
                 # The expected_version check failed. Either an earlier commit of
                 # these very events happened (the ambiguous case), or the check
-                # used a head cached before another process appended: retry once
-                # with heads read from the database.
+                # used a head cached before another process appended. In the
+                # second case, retry once with heads read from the database.
                 stored = await self._stored_by_event_ids(requests)
                 if stored is not None:
                     return stored
