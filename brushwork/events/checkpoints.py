@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,14 +20,22 @@ def read_checkpoint(conn: Connection, name: str) -> int:
 
 def write_checkpoints(conn: Connection, names: Sequence[str], position: int) -> None:
     """Move several checkpoints to one position with a single UPDATE (inserting new ones)."""
-    result = conn.execute(
-        projection_checkpoints.update()
-        .where(projection_checkpoints.c.name.in_(list(names)))
-        .values(position=position)
-    )
+    result = conn.execute(_update_statement(tuple(names)), {"position": position})
     if result.rowcount != len(names):
         for name in names:
             write_checkpoint(conn, name, position)
+
+
+@cache
+def _update_statement(names: tuple[str, ...]) -> sa.TextClause:
+    # A fixed statement per set of names: an expanding IN would be compiled
+    # again on every append.
+    placeholders = ", ".join(f":name{i}" for i in range(len(names)))
+    statement = sa.text(
+        "UPDATE projection_checkpoints SET position = :position "  # noqa: S608 - only bind names
+        f"WHERE name IN ({placeholders})"
+    )
+    return statement.bindparams(**{f"name{i}": name for i, name in enumerate(names)})
 
 
 def write_checkpoint(conn: Connection, name: str, position: int) -> None:
