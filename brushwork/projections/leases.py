@@ -159,10 +159,14 @@ class LeaseStore:
         return None
 
     async def renew(self, claims: Sequence[Claim]) -> set[str]:
-        """Extend our leases; return the prompt ids whose lease we lost."""
+        """Extend our leases; return the prompt ids whose lease another worker took.
+
+        A lease whose row is gone belongs to a run that just ended (its end
+        event deleted the row): that is not a loss.
+        """
         if not claims:
             return set()
-        lost = set()
+        missing = []
         async with self.engine.begin() as conn:
             for claim in claims:
                 result = await conn.execute(
@@ -172,8 +176,12 @@ class LeaseStore:
                            prompt_leases.c.generation == claim.generation)
                     .values(expires_at=_NOW + self.lease_seconds))
                 if result.rowcount == 0:
-                    lost.add(claim.prompt_id)
-        return lost
+                    missing.append(claim.prompt_id)
+            if not missing:
+                return set()
+            rows = await conn.execute(sa.select(prompt_leases.c.prompt_id).where(
+                prompt_leases.c.prompt_id.in_(missing)))
+            return {row.prompt_id for row in rows}
 
     async def release(self, claim: Claim) -> None:
         async with self.engine.begin() as conn:
