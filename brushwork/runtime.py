@@ -151,14 +151,11 @@ class Runtime:
             self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         self.scheduler_running = True
         try:
-            await self.scheduler.run(task_status=task_status)
+            with anyio.CancelScope() as scope:
+                self._scheduler_scope = scope
+                await self.scheduler.run(task_status=task_status)
         finally:
             self.scheduler_running = False
-
-    async def _run_scheduler(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        with anyio.CancelScope() as scope:
-            self._scheduler_scope = scope
-            await self.scheduler.run(task_status=task_status)
 
     async def _stop(self) -> None:
         """Stop running prompts without ending them (they resume on the next start),

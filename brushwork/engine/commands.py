@@ -111,6 +111,7 @@ class PromptCommands:
             await self._reject(prompt_id, error, client_id, principal)
             raise
         number = self._number(body)
+        extra_data = _without_credentials(extra_data)
         if client_id is not None:
             extra_data = {**extra_data, "client_id": client_id}
         event = PromptQueued(
@@ -186,6 +187,21 @@ class PromptCommands:
             raise ConflictError(
                 f"prompt {prompt_id} is {existing.status}; only a finished run can be resumed")
         await self.writer.append(prompt_id, [ResumeRequested(prompt_id=prompt_id)])
+
+
+# ComfyUI's frontend puts its own API credentials into extra_data; brushwork's
+# provider nodes read scoped secrets instead, so these never enter the log.
+CREDENTIAL_KEYS = ("auth_token_comfy_org", "api_key_comfy_org")
+
+
+def _without_credentials(extra_data: dict[str, Any]) -> dict[str, Any]:
+    from ..logs import register_secret
+
+    for key in CREDENTIAL_KEYS:
+        value = extra_data.get(key)
+        if isinstance(value, str):
+            register_secret(value)
+    return {k: v for k, v in extra_data.items() if k not in CREDENTIAL_KEYS}
 
 
 def _accepted(prompt_id: str, number: float, node_errors: dict[str, Any]) -> dict[str, Any]:

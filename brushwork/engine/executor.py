@@ -508,7 +508,11 @@ class _PromptRun:
             cls.class_type, self.executor.settings.default_node_timeout)
         try:
             ctx.check_interrupted()
-            with anyio.fail_after(timeout) if timeout else _null_scope():
+            # Log lines from inside the node (provider retries, warnings) carry its ids;
+            # worker threads inherit these context variables.
+            with structlog.contextvars.bound_contextvars(
+                    prompt_id=self.prompt_id, node_id=node_id), (
+                    anyio.fail_after(timeout) if timeout else _null_scope()):
                 items, values, ui = await self._call(node, cls, ctx, inputs)
         except TimeoutError:
             error = NodeTimeoutError(

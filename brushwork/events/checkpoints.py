@@ -27,15 +27,15 @@ def write_checkpoints(conn: Connection, names: Sequence[str], position: int) -> 
 
 
 @cache
-def _update_statement(names: tuple[str, ...]) -> sa.TextClause:
-    # A fixed statement per set of names: an expanding IN would be compiled
-    # again on every append.
-    placeholders = ", ".join(f":name{i}" for i in range(len(names)))
-    statement = sa.text(
-        "UPDATE projection_checkpoints SET position = :position "  # noqa: S608 - only bind names
-        f"WHERE name IN ({placeholders})"
+def _update_statement(names: tuple[str, ...]) -> sa.Update:
+    # One bound parameter per name, fixed per set of names: an expanding IN
+    # would make SQLAlchemy compile the statement again on every append.
+    name_params = [sa.bindparam(f"name{i}", value=name) for i, name in enumerate(names)]
+    return (
+        projection_checkpoints.update()
+        .where(projection_checkpoints.c.name.in_(name_params))
+        .values(position=sa.bindparam("position"))
     )
-    return statement.bindparams(**{f"name{i}": name for i, name in enumerate(names)})
 
 
 def write_checkpoint(conn: Connection, name: str, position: int) -> None:

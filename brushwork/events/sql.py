@@ -56,7 +56,7 @@ class SqlEventStore:
         )
         # On SQLite, appends run in one worker thread on a synchronous connection:
         # aiosqlite costs several thread hops per statement, this costs one per
-        # transaction (see docs/adr/0005-sqlite-append-thread.md).
+        # transaction (see docs/adr/0006-sqlite-append-thread.md).
         self._sync_engine = sync_engine
         self._sync_limiter = anyio.CapacityLimiter(1)
 

@@ -65,12 +65,12 @@ class MessageTranslator:
         client = self.clients.get(prompt_id) if prompt_id else None
         out: list[Outgoing] = []
 
-        def to_client(kind: str, data: dict[str, Any], *, broadcast_if_none: bool = False
-                      ) -> None:
+        def to_client(kind: str, data: dict[str, Any], *, broadcast_if_none: bool = False) -> None:
             target = client if client is not None else (BROADCAST if broadcast_if_none else None)
             if target is not None:
-                out.append(Outgoing(target, {"type": kind, "data": data, "position": position},
-                                    position))
+                out.append(
+                    Outgoing(target, {"type": kind, "data": data, "position": position}, position)
+                )
 
         def status() -> None:
             message = status_message(self.queue_remaining())
@@ -91,38 +91,74 @@ class MessageTranslator:
             status()
             to_client("execution_start", {"prompt_id": event.prompt_id, "timestamp": timestamp})
         elif isinstance(event, NodeCached):
-            to_client("execution_cached", {"nodes": event.node_ids, "prompt_id": event.prompt_id,
-                                           "timestamp": timestamp})
+            to_client(
+                "execution_cached",
+                {"nodes": event.node_ids, "prompt_id": event.prompt_id, "timestamp": timestamp},
+            )
             for node_id, ui in event.ui.items():
-                to_client("executed", {"node": node_id, "display_node": node_id, "output": ui,
-                                       "prompt_id": event.prompt_id})
+                to_client(
+                    "executed",
+                    {
+                        "node": node_id,
+                        "display_node": node_id,
+                        "output": ui,
+                        "prompt_id": event.prompt_id,
+                    },
+                )
         elif isinstance(event, NodeStarted):
-            to_client("executing", {"node": event.node_id, "display_node": event.node_id,
-                                    "prompt_id": event.prompt_id})
+            to_client(
+                "executing",
+                {
+                    "node": event.node_id,
+                    "display_node": event.node_id,
+                    "prompt_id": event.prompt_id,
+                },
+            )
         elif isinstance(event, NodeCompleted):
             if event.ui:
-                to_client("executed", {"node": event.node_id, "display_node": event.node_id,
-                                       "output": event.ui, "prompt_id": event.prompt_id})
+                to_client(
+                    "executed",
+                    {
+                        "node": event.node_id,
+                        "display_node": event.node_id,
+                        "output": event.ui,
+                        "prompt_id": event.prompt_id,
+                    },
+                )
         elif isinstance(event, TERMINAL):
             self.active.pop(event.prompt_id, None)
             if isinstance(event, ExecutionSucceeded):
-                to_client("execution_success", {"prompt_id": event.prompt_id,
-                                                "timestamp": timestamp})
+                to_client(
+                    "execution_success", {"prompt_id": event.prompt_id, "timestamp": timestamp}
+                )
             elif isinstance(event, ExecutionFailed):
-                to_client("execution_error", {
-                    "prompt_id": event.prompt_id, "node_id": event.node_id,
-                    "node_type": event.node_type, "executed": event.executed,
-                    "exception_message": event.exception_message,
-                    "exception_type": event.exception_type, "traceback": event.traceback,
-                    "current_inputs": event.current_inputs,
-                    "current_outputs": event.current_outputs, "timestamp": timestamp,
-                })
+                to_client(
+                    "execution_error",
+                    {
+                        "prompt_id": event.prompt_id,
+                        "node_id": event.node_id,
+                        "node_type": event.node_type,
+                        "executed": event.executed,
+                        "exception_message": event.exception_message,
+                        "exception_type": event.exception_type,
+                        "traceback": event.traceback,
+                        "current_inputs": event.current_inputs,
+                        "current_outputs": event.current_outputs,
+                        "timestamp": timestamp,
+                    },
+                )
             else:
-                to_client("execution_interrupted", {
-                    "prompt_id": event.prompt_id, "node_id": event.node_id,
-                    "node_type": event.node_type, "executed": event.executed,
-                    "timestamp": timestamp,
-                }, broadcast_if_none=True)
+                to_client(
+                    "execution_interrupted",
+                    {
+                        "prompt_id": event.prompt_id,
+                        "node_id": event.node_id,
+                        "node_type": event.node_type,
+                        "executed": event.executed,
+                        "timestamp": timestamp,
+                    },
+                    broadcast_if_none=True,
+                )
             status()
             to_client("executing", {"node": None, "prompt_id": event.prompt_id})
         elif isinstance(event, PromptDeleted):

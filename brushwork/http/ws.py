@@ -15,7 +15,8 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from ..events.notifier import Broadcaster
-from ..events.store import EventStore
+from ..events.store import EventStore, RecordedEvent
+from ..events.types import NodeProgress
 from .messages import BROADCAST, MessageTranslator, Outgoing, status_message
 
 log = structlog.get_logger(__name__)
@@ -44,15 +45,24 @@ class _Client:
 
 
 class WebSocketHub:
-    def __init__(self, store: EventStore, broadcaster: Broadcaster,
-                 translator: MessageTranslator, start_position: int,
-                 lookup_client: Callable[[str], Awaitable[str | None]] | None = None) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        broadcaster: Broadcaster,
+        translator: MessageTranslator,
+        start_position: int,
+        lookup_client: Callable[[str], Awaitable[str | None]] | None = None,
+    ) -> None:
         self.lookup_client = lookup_client
+        # Whether a prompt runs in this process (its live progress ticks arrive directly).
+        self.is_local: Callable[[str], bool] = lambda _prompt_id: False
         self.store = store
         self.broadcaster = broadcaster
         self.translator = translator
         self.position = start_position
         self.clients: dict[str, _Client] = {}
+        # Sent in reply to a client's feature_flags message; create_app sets the upload limit.
+        self.feature_flags: dict[str, Any] = dict(FEATURE_FLAGS)
         self.running_node: Any = None
 
     @property
@@ -68,6 +78,11 @@ class WebSocketHub:
                     self.position = record.position
                     for outgoing in self.translator.translate(record):
                         self._deliver(outgoing)
+                    event = record.event
+                    if isinstance(event, NodeProgress) and not self.is_local(event.prompt_id):
+                        # A run on another worker: its coarse marks are all that
+                        # reach this server, so they stand in for live ticks.
+                        self.progress(event.prompt_id, event.node_id, event.value, event.max, None)
         finally:
             subscription.close()
 
@@ -77,26 +92,35 @@ class WebSocketHub:
             for client in self.clients.values():
                 client.push(outgoing.position, payload)
         elif outgoing.target is not None:
-            client = self.clients.get(outgoing.target)
-            if client is not None:
-                client.push(outgoing.position, payload)
+            target = self.clients.get(outgoing.target)
+            if target is not None:
+                target.push(outgoing.position, payload)
 
-    def progress(self, prompt_id: str, node_id: str, value: float, total: float,
-                 preview: Any) -> None:
+    def progress(
+        self, prompt_id: str, node_id: str, value: float, total: float, preview: Any
+    ) -> None:
         """A live progress tick (not an event): to the prompt's client, or everyone."""
         target = self.translator.clients.get(prompt_id)
-        message = {"type": "progress", "data": {"value": value, "max": total,
-                                                "prompt_id": prompt_id, "node": node_id}}
+        message = {
+            "type": "progress",
+            "data": {"value": value, "max": total, "prompt_id": prompt_id, "node": node_id},
+            # Ticks are not events: they carry the position of the last event
+            # before them, which is where a resuming client picks up.
+            "position": self.position,
+        }
         self._deliver(Outgoing(target if target is not None else BROADCAST, message, None))
         if isinstance(preview, bytes | bytearray):
             frame = struct.pack(">II", PREVIEW_IMAGE, 1) + bytes(preview)
-            clients = ([self.clients[target]] if target in self.clients
-                       else list(self.clients.values()))
+            clients = (
+                [self.clients[target]] if target in self.clients else list(self.clients.values())
+            )
             for client in clients:
                 client.push(None, frame)
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20)
+        if "request_id" in request:
+            ws.headers["X-Request-ID"] = request["request_id"]
         await ws.prepare(request)
         sid = request.query.get("clientId") or uuid.uuid4().hex
         after_text = request.query.get("after")
@@ -107,14 +131,23 @@ class WebSocketHub:
         bound = log.bind(client_id=sid)
         bound.info("websocket_connected", resume_after=after_text)
         try:
-            await ws.send_str(_encoder.encode(
-                status_message(self.translator.queue_remaining(), sid)).decode())
+            greeting = status_message(self.translator.queue_remaining(), sid)
+            # The position this client is brought up to, so that even a client
+            # that saw nothing else can resume from it with ?after=.
+            greeting["position"] = last_sent
+            await ws.send_str(_encoder.encode(greeting).decode())
             if after_text is not None:
                 try:
                     after = int(after_text)
                 except ValueError:
-                    await ws.send_json({"type": "error", "data": {
-                        "message": f"invalid after={after_text!r}; send an integer position"}})
+                    await ws.send_json(
+                        {
+                            "type": "error",
+                            "data": {
+                                "message": f"invalid after={after_text!r}; send an integer position"
+                            },
+                        }
+                    )
                     await ws.close()
                     return ws
                 last_sent = await self._catch_up(client, after)
@@ -148,7 +181,9 @@ class WebSocketHub:
                         await client.ws.send_str(_encoder.encode(outgoing.message).decode())
                 position = record.position
 
-    async def _resolve_clients(self, translator: MessageTranslator, records: list) -> None:
+    async def _resolve_clients(
+        self, translator: MessageTranslator, records: list[RecordedEvent]
+    ) -> None:
         if self.lookup_client is None:
             return
         for record in records:
@@ -182,7 +217,10 @@ class WebSocketHub:
                 except msgspec.DecodeError:
                     continue
                 if isinstance(data, dict) and data.get("type") == "feature_flags":
-                    await client.ws.send_str(_encoder.encode(
-                        {"type": "feature_flags", "data": FEATURE_FLAGS}).decode())
+                    await client.ws.send_str(
+                        _encoder.encode(
+                            {"type": "feature_flags", "data": self.feature_flags}
+                        ).decode()
+                    )
             elif message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
                 break

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 import urllib.parse
+import uuid
 
 import numpy as np
 from PIL import Image

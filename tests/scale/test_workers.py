@@ -25,7 +25,7 @@ def start_worker(url: str, data_dir, log_path, index: int) -> subprocess.Popen:
     command = [sys.executable, "-m", "brushwork.cli", "worker", "--database-url", url,
                "--data-dir", str(data_dir), "--extra-nodes", "tests.support.nodes",
                "--lease-seconds", "3", "--log-level", "warning"]
-    log = open(log_path / f"worker-{index}.log", "ab")  # noqa: SIM115 - closed with the process
+    log = open(log_path / f"worker-{index}.log", "ab")
     return subprocess.Popen(command, stdout=log, stderr=log, cwd=REPO,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
 

@@ -32,6 +32,8 @@ class ServerProcess:
         self.port = port or free_port()
         self.extra_args = list(extra_args)
         self.env = env or {}
+        # Sent as "Authorization: Bearer TOKEN" with every request when set.
+        self.token: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"
 
@@ -54,7 +56,7 @@ class ServerProcess:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n"
                                    + self.log_path.read_text()[-3000:])
             try:
-                self.get("/system_stats")
+                self.get("/healthz")
                 return self
             except OSError:
                 time.sleep(0.05)
@@ -81,9 +83,11 @@ class ServerProcess:
                 headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
         data = raw if raw is not None else (
             json.dumps(body).encode() if body is not None else None)
+        sent = {"Content-Type": "application/json"}
+        if self.token is not None:
+            sent["Authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(self.base_url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json",
-                                                  **(headers or {})})
+                                         headers={**sent, **(headers or {})})
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, response.read(), dict(response.headers)
@@ -105,7 +109,8 @@ class ServerProcess:
         if after is not None:
             url += f"&after={after}"
         ws = websocket.WebSocket()
-        ws.connect(url, timeout=30)
+        headers = [f"Authorization: Bearer {self.token}"] if self.token is not None else None
+        ws.connect(url, timeout=30, header=headers)
         return ws
 
 

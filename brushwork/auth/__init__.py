@@ -1,0 +1,1 @@
+"""Authentication: API bearer tokens with scopes."""

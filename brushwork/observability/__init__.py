@@ -1,0 +1,1 @@
+"""Metrics, tracing and the event follower that feeds them."""
