@@ -30,7 +30,9 @@ def write_checkpoints(conn: Connection, names: Sequence[str], position: int) -> 
 def _update_statement(names: tuple[str, ...]) -> sa.Update:
     # One bound parameter per name, fixed per set of names: an expanding IN
     # would make SQLAlchemy compile the statement again on every append.
-    name_params = [sa.bindparam(f"name{i}", value=name) for i, name in enumerate(names)]
+    name_params: list[sa.BindParameter[str]] = [
+        sa.bindparam(f"name{i}", value=name) for i, name in enumerate(names)
+    ]
     return (
         projection_checkpoints.update()
         .where(projection_checkpoints.c.name.in_(name_params))

@@ -71,7 +71,11 @@ class LeasesProjection(BatchedProjection):
             }
             self.deletes.discard(event.prompt_id)
         elif isinstance(event, _DONE):
+            # Each set keeps the latest intent per prompt, so flushing deletes,
+            # then inserts, then requeues gives the state the events end in,
+            # however the log is cut into batches.
             self.inserts.pop(event.prompt_id, None)
+            self.requeues.discard(event.prompt_id)
             self.deletes.add(event.prompt_id)
         elif isinstance(event, ResumeRequested):
             self.deletes.discard(event.prompt_id)

@@ -345,3 +345,69 @@ def test_live_projections_equal_rebuild(template_db: Path, data: st.DataObject):
         live, rebuilt = anyio.run(live_then_rebuilt, path, builder.events, sizes)
     for name in live:
         assert live[name] == rebuilt[name], f"table {name} differs after rebuild"
+
+
+@pytest.fixture(scope="module")
+def postgres_engine_url() -> Iterator[str]:
+    """One migrated PostgreSQL database for the module (skipped when none is reachable)."""
+    from tests.support.postgres import fresh_database
+
+    databases = fresh_database()
+    url = next(databases)
+
+    async def migrate() -> None:
+        engine = create_engine(url)
+        try:
+            await db.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    anyio.run(migrate)
+    yield url
+    databases.close()
+
+
+PG_TABLES = [*TABLES, *PROJECTION_TABLES["leases"]]
+
+
+async def live_then_rebuilt_postgres(url: str, events: list[tuple[str, Event]], sizes: list[int]
+                                     ) -> tuple[dict[str, list[tuple]], dict[str, list[tuple]]]:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            names = ", ".join(t.name for t in [*PG_TABLES, projection_checkpoints])
+            await conn.execute(sa.text(f"TRUNCATE events, {names} RESTART IDENTITY"))
+        projections = default_projections(leases=True)
+        store = SqlEventStore(engine, projections)
+        for requests in batches(events, sizes):
+            await store.append_batch(requests)
+        live = await dump_tables(engine, PG_TABLES)
+        await rebuild(engine, SqlEventStore(engine), default_projections(leases=True))
+        return live, await dump_tables(engine, PG_TABLES)
+    finally:
+        await engine.dispose()
+
+
+async def dump_tables(engine: Any, tables: list[sa.Table]) -> dict[str, list[tuple]]:
+    dumped = {}
+    async with engine.connect() as conn:
+        for table in [*tables, projection_checkpoints]:
+            query = sa.select(table).order_by(*table.primary_key.columns)
+            dumped[table.name] = [tuple(row) for row in await conn.execute(query)]
+    return dumped
+
+
+@pytest.mark.postgres
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_live_projections_equal_rebuild_postgres(postgres_engine_url: str,
+                                                 data: st.DataObject):
+    builder = LogBuilder(data)
+    for _ in range(data.draw(st.integers(1, 60), label="steps")):
+        builder.step()
+    sizes = data.draw(st.lists(st.integers(1, 12), max_size=40), label="batch sizes")
+    live, rebuilt = anyio.run(live_then_rebuilt_postgres, postgres_engine_url, builder.events,
+                              sizes)
+    for name in live:
+        assert live[name] == rebuilt[name], f"table {name} differs after rebuild"

@@ -1,4 +1,8 @@
-"""The provider example runs end to end against the local fakes with one command."""
+"""The provider example runs end to end against the local fakes with one command.
+
+The run is also a secret-leak check: the test key must not appear in the
+logs (at debug level), the database, the artifacts or the output files.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ def test_provider_chain_example_runs_on_fakes(tmp_path):
     data_dir = tmp_path / "data"
     result = subprocess.run(
         [sys.executable, "-m", "brushwork.providers.testing.demo",
-         "examples/provider-chain.json", "--no-progress", "--data-dir", str(data_dir)],
+         "examples/provider-chain.json", "--no-progress", "--data-dir", str(data_dir),
+         "--log-level", "debug"],
         capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.returncode == 0, result.stderr
     paths = [line for line in result.stdout.splitlines() if line.endswith(".png")]
@@ -28,5 +33,7 @@ def test_provider_chain_example_runs_on_fakes(tmp_path):
     assert calls and calls[0]["provider"] == "bfl"
     completed = {e["node_id"] for e in events if e["type"] == "NodeCompleted"}
     assert completed == {"1", "2", "3", "4"}
-    database = (data_dir / "brushwork.db").read_bytes()
-    assert b"test-bfl-key" not in database
+    key = b"test-bfl-key"
+    assert key not in (result.stdout + result.stderr).encode()
+    leaked = [path for path in data_dir.rglob("*") if path.is_file() and key in path.read_bytes()]
+    assert leaked == []
