@@ -212,10 +212,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         paths = outcome["output_dir"]
         printed = 0
         for node_outputs in entry.get("outputs", {}).values():
-            for image in node_outputs.get("images", []):
-                folder = paths.folder_for_type(image.get("type", "output")) or paths.output
-                print(folder / image.get("subfolder", "") / image["filename"])
-                printed += 1
+            # Every UI list entry that names a file: images, videos, audio, 3D models.
+            for items in node_outputs.values():
+                for item in items if isinstance(items, list) else []:
+                    if not isinstance(item, dict) or "filename" not in item:
+                        continue
+                    folder = paths.folder_for_type(item.get("type", "output")) or paths.output
+                    print(folder / item.get("subfolder", "") / item["filename"])
+                    printed += 1
         print(f"finished in {outcome['elapsed']:.2f} s, {printed} output file(s)",
               file=sys.stderr)
         return 0

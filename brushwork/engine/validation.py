@@ -313,11 +313,13 @@ class PromptValidator:
     def _check_constant(self, spec: Input, value: Any, *, bounds: bool = True
                         ) -> tuple[Any, dict[str, Any] | None]:
         def invalid(reason: str) -> tuple[Any, dict[str, Any]]:
+            shown = _shorten(value)
             return None, _error(
                 "invalid_input_type",
                 f"Failed to convert an input value to a {spec.type} value",
-                f"{spec.name}, {value!r}, {reason}", input_name=spec.name,
-                received_value=value, received_type=type(value).__name__,
+                f"{spec.name}, {shown}, {reason}", input_name=spec.name,
+                received_value=value if shown == repr(value) else shown,
+                received_type=type(value).__name__,
             )
 
         kind = spec.type
@@ -340,7 +342,8 @@ class PromptValidator:
                 return invalid("expected a string")
             coerced = str(value)
             if len(coerced) > self.max_string_length:
-                return invalid(f"longer than the limit of {self.max_string_length} characters")
+                return invalid(f"longer than the limit of {self.max_string_length} characters; "
+                               "shorten it or raise --max-string-length")
         else:
             if not bounds:
                 if isinstance(value, str | int | float) and not isinstance(value, bool):
@@ -370,6 +373,14 @@ class PromptValidator:
                     f"{spec.name}", input_name=spec.name, received_value=value,
                 )
         return coerced, None
+
+
+def _shorten(value: Any, limit: int = 200) -> str:
+    """The repr of a value for an error message, cut so huge inputs are not echoed back."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _to_int(value: Any) -> int | None:

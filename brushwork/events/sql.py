@@ -92,9 +92,10 @@ class SqlEventStore:
                 stored = await self._stored_by_event_ids(requests)
                 if stored is not None:
                     return stored
-                stale = [r.stream_id for r in requests if r.stream_id in self._heads]
+                # A stream may appear in several requests of one batch.
+                stale = {r.stream_id for r in requests if r.stream_id in self._heads}
                 for stream_id in stale:
-                    del self._heads[stream_id]
+                    self._heads.pop(stream_id, None)
                 if not stale or attempt == _APPEND_RETRIES - 1:
                     raise
             except DBAPIError as exc:

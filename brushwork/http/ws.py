@@ -139,12 +139,15 @@ class WebSocketHub:
             if after_text is not None:
                 try:
                     after = int(after_text)
+                    if not 0 <= after < 2**63:
+                        raise ValueError(after_text)
                 except ValueError:
                     await ws.send_json(
                         {
                             "type": "error",
                             "data": {
-                                "message": f"invalid after={after_text!r}; send an integer position"
+                                "message": f"invalid after={after_text[:40]!r}; send a log "
+                                "position: an integer from 0 to 2**63-1"
                             },
                         }
                     )

@@ -100,3 +100,26 @@ def test_same_prompt_id_queues_once_across_restarts(server_factory):
     assert len(again.get("/history")) == 1
     queued = [e for e in read_events(again.data_dir) if e["type"] == "PromptQueued"]
     assert len(queued) == 1
+
+
+def test_concurrent_same_prompt_id_queues_once(server_factory):
+    import threading
+
+    server = server_factory()
+    prompt_id = str(uuid.uuid4())
+    body = {"prompt": slow_chain(0.05, 0.0), "prompt_id": prompt_id}
+    answers: list[tuple[int, object]] = []
+
+    def submit() -> None:
+        answers.append(server.post("/prompt", body))
+
+    threads = [threading.Thread(target=submit) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [status for status, _ in answers] == [200] * 16
+    assert {answer["prompt_id"] for _, answer in answers} == {prompt_id}
+    wait_for(lambda: server.get(f"/history/{prompt_id}"))
+    queued = [e for e in read_events(server.data_dir) if e["type"] == "PromptQueued"]
+    assert len(queued) == 1

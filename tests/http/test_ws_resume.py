@@ -230,3 +230,13 @@ def test_reconnect_during_burst_has_no_gap(server):
     expected = anyio.run(expected_messages, server, me, last_seen)
     cut = received[-1][0]
     assert received == [item for item in expected if item[0] <= cut]
+
+
+def test_out_of_range_after_is_rejected(server):
+    ws = server.websocket(uuid.uuid4().hex, after=10**20)
+    greeting = json.loads(ws.recv())
+    error = json.loads(ws.recv())
+    ws.close()
+    assert greeting["type"] == "status"
+    assert error["type"] == "error"
+    assert "2**63-1" in error["data"]["message"]
