@@ -105,7 +105,14 @@ class PromptValidator:
                     f"Node ID '#{node_id}'", node_id=node_id,
                 )
             class_type = node["class_type"]
-            if not isinstance(class_type, str) or class_type not in self.registry:
+            if not isinstance(class_type, str):
+                raise _top_error(
+                    "invalid_prompt", f"Node {node_id} has a class_type that is not a string",
+                    f"Node ID '#{node_id}': got {_shorten(class_type)}; "
+                    "write the node class name, e.g. \"SaveImage\"",
+                    node_id=node_id,
+                )
+            if class_type not in self.registry:
                 raise _top_error(
                     "invalid_prompt",
                     f"Cannot execute because node {class_type} does not exist.",

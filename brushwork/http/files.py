@@ -194,6 +194,11 @@ async def upload_image(
             if part.name == "image":
                 image_name = part.filename
                 image_bytes = await _read_part(part, max_bytes, "--max-upload-bytes", "the image")
+            elif part.filename is not None:
+                raise ValidationError(
+                    f"unexpected file field {(part.name or '')[:40]!r}; "
+                    "send the image in the 'image' field"
+                )
             elif part.name:
                 raw = await _read_part(
                     part,

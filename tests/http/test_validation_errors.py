@@ -94,3 +94,10 @@ def test_invalid_json_body_answers_400(server):
     status, raw, _ = server.request("POST", "/prompt", raw=b"{not json")
     assert status == 400
     assert b'"invalid_json"' in raw
+
+
+def test_non_string_class_type_is_named(server):
+    status, answer = server.post("/prompt", graph(n1={"class_type": 5, "inputs": {}}, n2=SAVE))
+    assert status == 400
+    assert answer["error"]["type"] == "invalid_prompt"
+    assert "not a string" in answer["error"]["message"]

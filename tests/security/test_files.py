@@ -186,3 +186,13 @@ def test_upload_part_over_limit_answers_413(server_factory):
     assert status == 413
     assert answer["error"]["details"]["limit_bytes"] == 2000
     assert not (server.data_dir / "input" / "medium.png").exists()
+
+
+def test_upload_file_in_wrong_field_answers_400(shared_server):
+    body, content_type = multipart("x.png", png_bytes())
+    body = body.replace(b'name="image"', b'name="notimage"')
+    status, raw, _ = shared_server.request(
+        "POST", "/upload/image", raw=body, headers={"Content-Type": content_type}
+    )
+    assert status == 400
+    assert "'image' field" in json.loads(raw)["error"]["message"]
