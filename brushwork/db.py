@@ -20,7 +20,7 @@ _DOWN_REVISION = re.compile(r'^down_revision\s*=\s*["\']([^"\']+)["\']', re.MULT
 
 
 def migrations_dir() -> Path:
-    """The Alembic scripts: inside the wheel, or at the root of a source checkout."""
+    """Return the Alembic scripts' folder: inside the wheel, or at the root of a checkout."""
     here = Path(__file__).resolve().parent
     for candidate in (here / "_migrations", here.parent / "migrations"):
         if (candidate / "env.py").exists():
@@ -40,7 +40,7 @@ def _config(connection: Any = None) -> Any:
 
 @cache
 def head_revision() -> str | None:
-    """The newest revision, read from the scripts' text (the one no script revises)."""
+    """Return the newest revision, read from the scripts' text (the one no script revises)."""
     revisions, parents = set(), set()
     for script in (migrations_dir() / "versions").glob("*.py"):
         text = script.read_text()

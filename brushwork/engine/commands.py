@@ -41,7 +41,7 @@ _CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 
 
 class PromptLookup(Protocol):
-    """What the command side reads back (the prompts projection implements it)."""
+    """A stored prompt as the command side reads it back (the prompts projection implements it)."""
 
     prompt_id: str
     number: float
@@ -89,7 +89,7 @@ class PromptCommands:
         queued = await self.queue_size()
         if queued >= self.settings.max_queue_size:
             raise LimitExceededError(
-                f"the queue holds {queued} prompts, its maximum; retry later or raise "
+                f"the queue is full ({queued} prompts, the maximum); retry later or raise "
                 "--max-queue-size",
                 retry_after=self.settings.queue_full_retry_after_s,
                 details={"queue_remaining": queued, "max_queue_size": self.settings.max_queue_size},

@@ -61,7 +61,7 @@ class QueuedPrompt:
     client_id: str | None = None
     principal: str | None = None
     # True for a prompt this process saw being queued and never started: its
-    # stream holds nothing to resume, so the scheduler need not read it.
+    # stream contains nothing to resume, so the scheduler need not read it.
     fresh: bool = False
 
 
@@ -92,7 +92,7 @@ class _NodeFailure(Exception):
 
 @dataclass
 class PriorRun:
-    """What the log says about earlier attempts of this prompt (for resume)."""
+    """The earlier attempts of this prompt as the log records them (for resume)."""
 
     completed: dict[str, NodeCompleted] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
@@ -337,7 +337,7 @@ class _PromptRun:
         return result is not None
 
     def _usable(self, node_id: str) -> bool:
-        """A done node whose outputs can be read (restored transients cannot)."""
+        """Return True for a done node whose outputs can be read (restored transients cannot)."""
         result = self.results.get(node_id)
         if result is None:
             return False

@@ -383,7 +383,7 @@ class PromptValidator:
 
 
 def _shorten(value: Any, limit: int = 200) -> str:
-    """The repr of a value for an error message, cut so huge inputs are not echoed back."""
+    """Return the repr of a value for an error message, cut so huge inputs are not echoed back."""
     text = repr(value)
     if len(text) <= limit:
         return text
