@@ -129,7 +129,7 @@ def audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def audit_json_lines(record: dict[str, Any]) -> list[str]:
-    """One JSON object per line: the run, each node attempt, each provider call."""
+    """Return JSON lines: the run, then each node attempt, then each provider call."""
     run = {k: v for k, v in record.items() if k not in ("node_attempts", "provider_calls")}
     lines = [json.dumps({"kind": "run", **run})]
     for attempt in record["node_attempts"]:

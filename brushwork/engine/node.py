@@ -109,7 +109,7 @@ class Output:
 
 @dataclass
 class NodeOutput:
-    """What ``execute`` may return instead of a bare tuple."""
+    """The result ``execute`` may return instead of a bare tuple: values plus a UI dict."""
 
     values: tuple[Any, ...] = ()
     ui: dict[str, list[Any]] | None = None

@@ -343,7 +343,7 @@ class Scheduler:
 
 
 def _is_finished(history: list[RecordedEvent]) -> bool:
-    """A run is finished when a terminal event follows its last manual resume request."""
+    """Return True when a terminal event follows the run's last manual resume request."""
     finished = False
     for record in history:
         if isinstance(record.event, TERMINAL):

@@ -30,7 +30,7 @@ TERMINAL = (ExecutionSucceeded, ExecutionFailed, ExecutionInterrupted)
 
 @dataclass(slots=True)
 class Outgoing:
-    """A message and its audience: one client id, BROADCAST, or None (nobody)."""
+    """A message and its audience: one client id, BROADCAST, or None (not sent)."""
 
     target: str | None
     message: dict[str, Any]
@@ -66,7 +66,9 @@ class MessageTranslator:
         out: list[Outgoing] = []
 
         def to_client(kind: str, data: dict[str, Any], *, broadcast_if_none: bool = False) -> None:
-            target = client if client is not None else (BROADCAST if broadcast_if_none else None)
+            target = client
+            if target is None and broadcast_if_none:
+                target = BROADCAST
             if target is not None:
                 out.append(
                     Outgoing(target, {"type": kind, "data": data, "position": position}, position)

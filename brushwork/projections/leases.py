@@ -197,7 +197,7 @@ class LeaseStore:
                 .values(worker_id=None, expires_at=0.0))
 
     def fence(self, claim: Claim) -> Any:
-        """A precondition for appends: this worker still holds ``claim``."""
+        """Return a precondition for appends: this worker still owns ``claim``."""
         worker_id = self.worker_id
 
         def check(conn: Connection) -> None:

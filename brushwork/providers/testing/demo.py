@@ -11,9 +11,7 @@ fake. No request leaves the machine.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
-import pkgutil
 import sys
 import tempfile
 import threading
@@ -24,24 +22,9 @@ from ...cli import main as cli_main
 from ...cli_impl import load_workflow
 from ...engine.registry import default_registry
 from ..secrets import env_var_name
+from . import FAKE_SERVERS
 from .server import FakeProviderServer
 from .support import secret_key
-
-
-def fake_classes() -> dict[str, type[FakeProviderServer]]:
-    """Every fake server class in this package, by provider name."""
-    found: dict[str, type[FakeProviderServer]] = {}
-    for module_info in pkgutil.iter_modules(_package_path()):
-        module = importlib.import_module(f"{__package__}.{module_info.name}")
-        for value in vars(module).values():
-            if (isinstance(value, type) and issubclass(value, FakeProviderServer)
-                    and value is not FakeProviderServer and value.provider != "fake"):
-                found.setdefault(value.provider, value)
-    return found
-
-
-def _package_path() -> list[str]:
-    return [str(Path(__file__).resolve().parent)]
 
 
 class _FakesThread(threading.Thread):
@@ -94,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         cls.provider for node in workflow.values()
         if (cls := registry.get(node.get("class_type", ""))) is not None and cls.provider
     })
-    fakes = fake_classes()
+    fakes = FAKE_SERVERS
     missing = [name for name in providers if name not in fakes]
     if missing:
         print(f"error: no fake server for provider(s) {', '.join(missing)}", file=sys.stderr)
