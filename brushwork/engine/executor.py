@@ -361,7 +361,9 @@ class _PromptRun:
     async def _run_graph(self) -> str:
         self.pending: dict[str, set[str]] = {}
         self.dependents: dict[str, set[str]] = {}
-        self.lazy_checked: set[str] = set()
+        # Nodes handed to the task group: a node shared by several dependents
+        # (one source feeding many blends) must start once, not once per path.
+        self.started: set[str] = set()
         self._drop_unusable_restored()
         try:
             async with anyio.create_task_group() as tg:
@@ -390,7 +392,7 @@ class _PromptRun:
 
     def _plan(self, node_id: str) -> None:
         """Add a node and its unfinished dependencies to the plan; start what is ready."""
-        if self._done(node_id) or node_id in self.pending:
+        if self._done(node_id) or node_id in self.pending or node_id in self.started:
             return
         deps = {d for d in self._dependencies(node_id) if not self._done(d)}
         self.pending[node_id] = deps
@@ -405,6 +407,7 @@ class _PromptRun:
         if any(spec.lazy for spec in cls.inputs) and not self._lazy_satisfied(node_id, cls):
             return
         del self.pending[node_id]
+        self.started.add(node_id)
         self.tg.start_soon(self._run_node, node_id, cls)
 
     def _lazy_satisfied(self, node_id: str, cls: type[Node]) -> bool:

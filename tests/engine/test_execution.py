@@ -60,6 +60,26 @@ async def test_dependency_order_and_result(tmp_path):
         assert ui_text(records, "4") == ["42"]
 
 
+
+@pytest.mark.asyncio
+async def test_shared_source_runs_once(tmp_path):
+    # "1" feeds "2" and, past it, "3" and "4" again: planning reaches it on
+    # three paths, and it must start once.
+    async with open_runtime(tmp_path) as runtime:
+        prompt = {
+            "1": const(5),
+            "2": {"class_type": "TestAdd", "inputs": {"a": ["1", 0], "b": ["1", 0]}},
+            "3": {"class_type": "TestAdd", "inputs": {"a": ["2", 0], "b": ["1", 0]}},
+            "4": {"class_type": "TestAdd", "inputs": {"a": ["3", 0], "b": ["1", 0]}},
+            "5": show(["4", 0]),
+        }
+        _, records = await run_prompt(runtime, prompt)
+        started = [e.node_id for e in of_type(records, NodeStarted)]
+        assert sorted(started) == ["1", "2", "3", "4", "5"]
+        (success,) = of_type(records, ExecutionSucceeded)
+        assert sorted(success.executed) == ["1", "2", "3", "4", "5"]
+        assert ui_text(records, "5") == ["20"]
+
 @pytest.mark.asyncio
 async def test_independent_async_branches_overlap(tmp_path):
     async with open_runtime(tmp_path) as runtime:
