@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -22,6 +23,17 @@ def _node_timeout(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(
             f"invalid node timeout {text!r}; write CLASS_TYPE=SECONDS, e.g. KSampler=600")
     return name, value
+
+
+def _milliseconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1000:
+        raise argparse.ArgumentTypeError(
+            f"invalid milliseconds {text!r}; give a number from 0 to 1000, e.g. 5")
+    return value
 
 
 def _provider_url(text: str) -> tuple[str, str]:
@@ -71,6 +83,9 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sqlite-synchronous", default="NORMAL",
                         help="SQLite synchronous mode: NORMAL (survives kill -9) or FULL "
                              "(also survives power loss)")
+    parser.add_argument("--commit-linger-ms", type=_milliseconds, default=5.0, metavar="MS",
+                        help="how long node events that no caller waits for may wait to "
+                             "share one commit (default 5; 0 commits each at once)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,6 +164,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         settings.node_timeouts = dict(args.node_timeout)
         settings.cpu_threads = args.cpu_threads
         settings.sqlite_synchronous = args.sqlite_synchronous
+        settings.commit_linger = args.commit_linger_ms / 1000
         settings.extra_node_modules = list(args.extra_nodes)
         settings.provider_base_urls = dict(args.provider_base_url)
     if getattr(args, "no_worker", False):

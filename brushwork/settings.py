@@ -15,6 +15,8 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path("brushwork-data"))
     database_url: str | None = None
     sqlite_synchronous: str = "NORMAL"
+    # Seconds that node events nobody waits for may wait to share a commit.
+    commit_linger: float = 0.005
     artifact_fsync: bool = False
     cache_policy: str = "classic"
     cache_max_entries: int = 256

@@ -82,12 +82,14 @@ class PromptCommands:
             raise _top_error("no_prompt", "No prompt provided",
                              "send a JSON body with a 'prompt' object")
         prompt_id = self._prompt_id(body.get("prompt_id"))
-        if body.get("prompt_id") is not None:
-            existing = await self.find_prompt(prompt_id)
-            if existing is not None:
-                return _accepted(existing.prompt_id, existing.number, existing.node_errors)
+        # A resubmitted prompt_id answers as its first submission did. The
+        # append below detects it (the stream exists); the lookups here only
+        # run where an answer would come before that append.
+        client_chose_id = body.get("prompt_id") is not None
         queued = await self.queue_size()
         if queued >= self.settings.max_queue_size:
+            if client_chose_id and (existing := await self.find_prompt(prompt_id)):
+                return _accepted(existing.prompt_id, existing.number, existing.node_errors)
             raise LimitExceededError(
                 f"the queue is full ({queued} prompts, the maximum); retry later or raise "
                 "--max-queue-size",
@@ -108,6 +110,8 @@ class PromptCommands:
         try:
             validated = self.validator.validate(body["prompt"], targets)
         except PromptValidationError as error:
+            if client_chose_id and (existing := await self.find_prompt(prompt_id)):
+                return _accepted(existing.prompt_id, existing.number, existing.node_errors)
             await self._reject(prompt_id, error, client_id, principal)
             raise
         number = self._number(body)

@@ -232,13 +232,21 @@ class _PromptRun:
                                    if p != self.prompt_id))
         self.executor.cache.begin_prompt(live_keys, other_keys)
 
-        # Awaited: a crash after this point is counted as a crash of this run
-        # (poison-run detection reads it), so it must be durable first.
-        await self.emit_and_wait(ExecutionStarted(
+        started_event = ExecutionStarted(
             prompt_id=self.prompt_id, attempt=self.prior.started + 1,
             worker_id=self.executor.settings.worker_id, resumed=resumed,
             skipped_nodes=sorted(restored),
-        ))
+        )
+        if self.queued.fresh:
+            # A first run, queued in this process: its nodes start while the
+            # event commits. A crash before that commit leaves a prompt that
+            # never started; the next process runs it again and waits for this
+            # event's commit, so poison-run detection misses one crash at most.
+            self.writer.append_nowait(self.prompt_id, [started_event], urgent=True)
+        else:
+            # Awaited: a crash after this point is counted as a crash of this
+            # run (poison-run detection reads it), so it must be durable first.
+            await self.emit_and_wait(started_event)
         cached = self._take_cache_hits(restored)
         if cached or not resumed:
             self.emit(NodeCached(
@@ -252,9 +260,10 @@ class _PromptRun:
             # Queued, not awaited: the next prompt may start while this commits.
             # It lands before any later event, and a crash before its commit
             # resumes a run whose nodes are all complete, which only re-appends it.
-            self.emit(ExecutionSucceeded(
+            # Urgent: it ends the writer's linger, so clients hear of it at once.
+            self.writer.append_nowait(self.prompt_id, [ExecutionSucceeded(
                 prompt_id=self.prompt_id, executed=self.executed, duration_s=duration,
-            ))
+            )], urgent=True)
             self.log.info("run_succeeded", duration_s=round(duration, 4),
                           nodes=len(self.executed))
         elif outcome == "interrupted":

@@ -5,6 +5,11 @@ engine's cost per node stays far below one commit's latency. Order is kept:
 the writer commits requests in arrival order, so a later event never lands
 while an earlier one of the same process is still pending. Every batch is
 published to the in-process broadcaster after its commit, never before.
+
+Appends that no caller awaits may linger: the writer holds them up to
+``linger`` seconds so that the events of several nodes share one commit.
+An append that is awaited, or one queued with ``urgent=True``, ends the
+linger at once and is committed with everything queued before it.
 """
 
 from __future__ import annotations
@@ -31,20 +36,25 @@ _RETRY_DELAYS = (0.01, 0.05, 0.2, 0.5, 1.0, 2.0)
 
 
 class _Pending:
-    __slots__ = ("done", "error", "records", "request")
+    __slots__ = ("done", "error", "records", "request", "urgent")
 
-    def __init__(self, request: AppendRequest) -> None:
+    def __init__(self, request: AppendRequest, urgent: bool) -> None:
         self.request = request
+        self.urgent = urgent
         self.done = anyio.Event()
         self.records: list[RecordedEvent] | None = None
         self.error: BaseException | None = None
 
 
 class EventWriter:
-    def __init__(self, store: EventStore, broadcaster: Broadcaster) -> None:
+    def __init__(self, store: EventStore, broadcaster: Broadcaster, *,
+                 linger: float = 0.0) -> None:
         self.store = store
         self.broadcaster = broadcaster
+        self.linger = linger
         self._queue: deque[_Pending] = deque()
+        self._urgent = 0  # urgent requests in the queue
+        self._first_queued = 0.0  # when the oldest request in the queue arrived
         self._wakeup = anyio.Event()
         self._failed_streams: dict[str, BaseException] = {}
         # Preconditions by stream, checked in each append's transaction (lease fences).
@@ -70,7 +80,15 @@ class EventWriter:
                     self._wakeup = anyio.Event()
                     await self._wakeup.wait()
                     continue
+                if self._should_linger():
+                    self._wakeup = anyio.Event()
+                    with anyio.move_on_after(self._first_queued + self.linger - time.monotonic()):
+                        await self._wakeup.wait()
+                    continue
                 batch = [self._queue.popleft() for _ in range(min(_MAX_BATCH, len(self._queue)))]
+                self._urgent -= sum(pending.urgent for pending in batch)
+                if self._queue:
+                    self._first_queued = time.monotonic()
                 with anyio.CancelScope(shield=True):
                     await self._commit(batch)
         finally:
@@ -80,11 +98,16 @@ class EventWriter:
                 pending.error = RuntimeError("the event writer stopped")
                 pending.done.set()
 
+    def _should_linger(self) -> bool:
+        return (self.linger > 0 and not self._urgent and not self._closed
+                and len(self._queue) < _MAX_BATCH
+                and time.monotonic() < self._first_queued + self.linger)
+
     async def flush(self) -> None:
         """Wait until every append queued so far is committed (or failed)."""
         if not self._running:
             return
-        marker = self.submit(AppendRequest("$flush", [], None))
+        marker = self.submit(AppendRequest("$flush", [], None), urgent=True)
         await marker.done.wait()
 
     async def close(self) -> None:
@@ -94,15 +117,21 @@ class EventWriter:
         if self._running:
             await self._stopped.wait()
 
-    def submit(self, request: AppendRequest) -> _Pending:
+    def submit(self, request: AppendRequest, *, urgent: bool = True) -> _Pending:
         error = self._failed_streams.get(request.stream_id)
-        pending = _Pending(request)
+        pending = _Pending(request, urgent)
         if error is not None:
             pending.error = error
             pending.done.set()
             return pending
+        if not self._queue:
+            self._first_queued = time.monotonic()
         self._queue.append(pending)
-        self._wakeup.set()
+        if urgent:
+            self._urgent += 1
+        # A lingering writer wakes only for what ends the linger.
+        if urgent or len(self._queue) == 1 or len(self._queue) >= _MAX_BATCH:
+            self._wakeup.set()
         return pending
 
     async def append(
@@ -120,18 +149,20 @@ class EventWriter:
         assert pending.records is not None
         return pending.records
 
-    def append_nowait(self, stream_id: str, events: Sequence[Event]) -> None:
+    def append_nowait(self, stream_id: str, events: Sequence[Event], *,
+                      urgent: bool = False) -> None:
         """Queue an append behind every earlier one.
 
-        A failure surfaces on the next awaited append to the same stream.
+        It may linger to share a later commit, unless ``urgent``. A failure
+        surfaces on the next awaited append to the same stream.
         """
         self.submit(AppendRequest(stream_id, events, None,
-                                  precondition=self.fences.get(stream_id)))
+                                  precondition=self.fences.get(stream_id)), urgent=urgent)
 
     def append_threadsafe(self, stream_id: str, events: Sequence[Event]) -> None:
         """Queue an append from a worker thread (coarse progress marks)."""
         request = AppendRequest(stream_id, events, None, precondition=self.fences.get(stream_id))
-        self._loop.call_soon_threadsafe(self.submit, request)
+        self._loop.call_soon_threadsafe(lambda: self.submit(request, urgent=False))
 
     async def _append_direct(self, request: AppendRequest) -> list[RecordedEvent]:
         (records,) = await self._with_retries([request])

@@ -291,3 +291,20 @@ async def test_deleted_queued_prompt_never_runs(tmp_path):
         await anyio.sleep(0.3)
         records = await rt.store.read_stream(answer["prompt_id"])
     assert [type(r.event).__name__ for r in records] == ["PromptQueued", "PromptDeleted"]
+
+
+@pytest.mark.asyncio
+async def test_known_prompt_id_answers_as_first_submission(tmp_path):
+    # A client retrying a POST may send its first body again, a changed one or
+    # hit a full queue: a prompt_id already queued always gets the first answer.
+    settings = make_settings(tmp_path, max_queue_size=1, run_worker=False)
+    async with Runtime(settings, make_registry()) as rt:
+        prompt_id = "0b5e8a9c-3f1d-4c2a-9e7b-1a2b3c4d5e6f"
+        body = {"prompt": {"1": const(1), "2": show(["1", 0])}, "prompt_id": prompt_id}
+        first = await rt.commands.submit(body)
+        assert await rt.commands.submit(body) == first  # the queue is full now
+        invalid = {"prompt": {"1": {"class_type": "NoSuchNode", "inputs": {}}},
+                   "prompt_id": prompt_id}
+        assert await rt.commands.submit(invalid) == first
+        records = await rt.store.read_stream(prompt_id)
+    assert [type(r.event).__name__ for r in records] == ["PromptQueued"]
