@@ -86,6 +86,10 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--commit-linger-ms", type=_milliseconds, default=5.0, metavar="MS",
                         help="how long node events that no caller waits for may wait to "
                              "share one commit (default 5; 0 commits each at once)")
+    parser.add_argument("--inline-node-ms", type=_milliseconds, default=1.0, metavar="MS",
+                        help="run a synchronous node on the event loop, without a thread hop, "
+                             "once its runs with the same input shapes and settings took "
+                             "under MS milliseconds (default 1; 0 always uses threads)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,6 +169,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         settings.cpu_threads = args.cpu_threads
         settings.sqlite_synchronous = args.sqlite_synchronous
         settings.commit_linger = args.commit_linger_ms / 1000
+        settings.inline_threshold = args.inline_node_ms / 1000
         settings.extra_node_modules = list(args.extra_nodes)
         settings.provider_base_urls = dict(args.provider_base_url)
     if getattr(args, "no_worker", False):

@@ -20,6 +20,7 @@ from .engine.cache import OutputCache
 from .engine.commands import CommandSettings, PromptCommands
 from .engine.executor import Executor, ExecutorSettings
 from .engine.lanes import Lanes
+from .engine.placement import InlinePlacement
 from .engine.queue_gauge import QueueGauge
 from .engine.registry import NodeRegistry, default_registry
 from .engine.runtime import set_data_paths
@@ -105,6 +106,7 @@ class Runtime:
                 default_node_timeout=settings.default_node_timeout,
                 worker_id=settings.worker_id, device=_default_device()),
             services=self.services, progress_sink=self._progress,
+            placement=InlinePlacement(settings.inline_threshold),
         )
         leases, capabilities = None, None
         if postgres:

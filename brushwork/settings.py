@@ -17,6 +17,9 @@ class Settings:
     sqlite_synchronous: str = "NORMAL"
     # Seconds that node events nobody waits for may wait to share a commit.
     commit_linger: float = 0.005
+    # Synchronous nodes whose runs with the same input shapes and settings
+    # took less than this many seconds run on the event loop (0: never).
+    inline_threshold: float = 0.001
     artifact_fsync: bool = False
     cache_policy: str = "classic"
     cache_max_entries: int = 256

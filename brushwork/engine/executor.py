@@ -41,6 +41,7 @@ from .context import InterruptFlag, NodeContext
 from .lanes import Lanes
 from .node import Node, NodeOutput
 from .paths import DataPaths
+from .placement import InlinePlacement
 from .registry import NodeRegistry
 from .validation import is_link
 from .values import decode_value, encode_value, is_restorable
@@ -130,6 +131,7 @@ class Executor:
         settings: ExecutorSettings,
         services: dict[str, Any] | None = None,
         progress_sink: ProgressSink | None = None,
+        placement: InlinePlacement | None = None,
     ) -> None:
         self.registry = registry
         self.writer = writer
@@ -140,6 +142,7 @@ class Executor:
         self.settings = settings
         self.services = services or {}
         self.progress_sink = progress_sink
+        self.placement = placement or InlinePlacement(0.0)
         self._running_keys: dict[str, set[str]] = {}
         self._runs: dict[str, _PromptRun] = {}
         self._node_objects: dict[tuple[str, str], Node] = {}
@@ -580,9 +583,23 @@ class _PromptRun:
         work = _SyncCall(self, node, cls, ctx, calls)
         if cls.lane == "inline":
             return work()
-        limiter = (self.executor.lanes.device_limiter(ctx.device) if cls.lane == "device"
+        device_lane = cls.lane == "device"
+        limiter = (self.executor.lanes.device_limiter(ctx.device) if device_lane
                    else self.executor.lanes.cpu_limiter)
-        return await anyio.to_thread.run_sync(work, limiter=limiter)
+        placement = self.executor.placement
+        key = placement.key(cls.class_type, calls) if placement.enabled else None
+        if placement.runs_inline(key):
+            if device_lane:
+                # Still one node at a time on the device.
+                async with limiter:
+                    result = work()
+            else:
+                result = work()
+            placement.record_inline_run(key, work.seconds)
+            return result
+        result = await anyio.to_thread.run_sync(work, limiter=limiter)
+        placement.record_thread_run(key, work.seconds)
+        return result
 
     def _collect(self, cls: type[Node], results: list[Any]
                  ) -> tuple[list[list[OutputItem]], list[list[Any]], dict[str, Any] | None]:
@@ -640,10 +657,14 @@ class _SyncCall:
         self.cls = cls
         self.ctx = ctx
         self.calls = calls
+        self.seconds = 0.0  # how long execute and encoding took, once run
 
     def __call__(self) -> tuple[list[list[OutputItem]], list[list[Any]], dict[str, Any] | None]:
+        began = time.perf_counter()
         results = [self.node.execute(self.ctx, **kwargs) for kwargs in self.calls]
-        return self.run._collect(self.cls, results)
+        collected = self.run._collect(self.cls, results)
+        self.seconds = time.perf_counter() - began
+        return collected
 
 
 def _expand_calls(cls: type[Node], inputs: dict[str, list[Any]]) -> list[dict[str, Any]]:

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 # Where a node's execute() runs:
 #   "inline": on the event loop, for trivial constant-time nodes;
 #   "cpu": in the bounded thread pool (numpy and small torch work);
-#   "device": on the device lane, one node at a time per device by default;
+#   "device": on the device lane, one node at a time per device by default.
+# A "cpu" or "device" node measured fast for its input shapes and settings
+# runs on the event loop instead (engine/placement.py).
 #   "io": a coroutine on the event loop (provider calls), under per-provider limits.
 Lane = Literal["inline", "cpu", "device", "io"]
 

@@ -92,6 +92,20 @@ class TestOutput(Node):
         return NodeOutput((), {"text": [str(value)]})
 
 
+class TestThreadName(Node):
+    """Returns the name of the thread that ran it (where the placement put it)."""
+
+    class_type = "TestThreadName"
+    category = "testing"
+    inputs = (Input("value", "INT", default=0),)
+    outputs = (Output("STRING"),)
+
+    def execute(self, ctx: Any, value: int) -> tuple[str]:
+        import threading
+
+        return (threading.current_thread().name,)
+
+
 class TestLazySwitch(Node):
     """Evaluates only the branch that ``select`` picks (lazy inputs)."""
 
@@ -159,5 +173,5 @@ def _count_run(ctx: Any, name: str) -> None:
 
 NODE_CLASSES = [
     TestConstant, TestAdd, TestSlowAdd, TestAsyncSleep, TestFail, TestOutput,
-    TestLazySwitch, TestMakeList, TestSumList, TestCrashProcess,
+    TestLazySwitch, TestMakeList, TestSumList, TestCrashProcess, TestThreadName,
 ]
