@@ -168,6 +168,7 @@ class Runtime:
             # Thread-lane nodes stop at their next progress step; their results
             # are discarded because their tasks are already cancelled.
             self.executor.stop_threads()
+        await anyio.to_thread.run_sync(self.executor.close)
         await self.writer.close()
         self.task_group.cancel_scope.cancel()
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import os
+import queue
 import re
+import threading
+from collections import deque
 from pathlib import Path
 
 from ..errors import NotFoundError, StorageError
@@ -31,11 +35,24 @@ class ArtifactStore:
             raise ValueError(f"invalid sha256 digest {digest!r}")
         return self.root / "sha256" / digest[:2] / digest[2:]
 
+    @staticmethod
+    def digest(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
     def put(self, data: bytes) -> str:
-        digest = hashlib.sha256(data).hexdigest()
+        digest = self.digest(data)
+        self.write(digest, data)
+        return digest
+
+    def write_all(self, blobs: list[tuple[str, bytes]]) -> None:
+        for digest, data in blobs:
+            self.write(digest, data)
+
+    def write(self, digest: str, data: bytes) -> None:
+        """Store ``data`` under ``digest``, which the caller computed with ``digest()``."""
         path = self.path_for(digest)
         if path.exists():
-            return digest
+            return
         try:
             if path.parent not in self._known_dirs:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +75,6 @@ class ArtifactStore:
                     os.close(dir_fd)
         except OSError as exc:
             raise StorageError(f"writing artifact {digest} failed: {exc}") from exc
-        return digest
 
     def get(self, digest: str) -> bytes:
         path = self.path_for(digest)
@@ -77,3 +93,76 @@ class ArtifactStore:
         except NotFoundError:
             return False
         return hashlib.sha256(data).hexdigest() == digest
+
+
+class ArtifactWriter:
+    """One thread that writes artifacts for the event loop, in submission order.
+
+    ``submit`` returns an asyncio future that resolves once the bytes are
+    stored. Completions reach the loop in batches: while one wakeup is
+    pending, later completions ride along with it, so a busy loop is not
+    woken once per write.
+    """
+
+    def __init__(self, store: ArtifactStore) -> None:
+        self.store = store
+        self._jobs: queue.SimpleQueue[tuple[list[tuple[str, bytes]], asyncio.Future[None]] | None]
+        self._jobs = queue.SimpleQueue()
+        self._done: deque[tuple[asyncio.Future[None], BaseException | None]] = deque()
+        self._wake_pending = False
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def submit(self, blobs: list[tuple[str, bytes]]) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        if self._thread is None:
+            self._loop = loop
+            self._thread = threading.Thread(
+                target=self._run, name="brushwork-artifacts", daemon=True)
+            self._thread.start()
+        future: asyncio.Future[None] = loop.create_future()
+        self._jobs.put((blobs, future))
+        return future
+
+    def close(self) -> None:
+        """Finish the queued writes, then stop the thread (call from any thread)."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            blobs, future = job
+            try:
+                self.store.write_all(blobs)
+                error: BaseException | None = None
+            except BaseException as exc:  # handed to the awaiting node
+                error = exc
+            with self._lock:
+                self._done.append((future, error))
+                if self._wake_pending:
+                    continue
+                self._wake_pending = True
+            assert self._loop is not None
+            try:
+                self._loop.call_soon_threadsafe(self._deliver)
+            except RuntimeError:
+                return  # the loop is closed: nobody waits any more
+
+    def _deliver(self) -> None:
+        with self._lock:
+            self._wake_pending = False
+            done = list(self._done)
+            self._done.clear()
+        for future, error in done:
+            if future.cancelled():
+                continue
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)

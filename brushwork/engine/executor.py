@@ -35,7 +35,7 @@ from ..events.types import (
     OutputItem,
 )
 from ..events.writer import EventWriter
-from .artifacts import ArtifactStore
+from .artifacts import ArtifactStore, ArtifactWriter
 from .cache import CacheEntry, OutputCache, compute_cache_keys
 from .context import InterruptFlag, NodeContext
 from .lanes import Lanes
@@ -143,6 +143,7 @@ class Executor:
         self.services = services or {}
         self.progress_sink = progress_sink
         self.placement = placement or InlinePlacement(0.0)
+        self._artifact_writer = ArtifactWriter(artifacts)
         self._running_keys: dict[str, set[str]] = {}
         self._runs: dict[str, _PromptRun] = {}
         self._node_objects: dict[tuple[str, str], Node] = {}
@@ -172,6 +173,17 @@ class Executor:
         """Make thread-lane nodes of every run stop at their next progress step (shutdown)."""
         for run in self._runs.values():
             run.interrupt.set()
+
+    async def write_artifacts(self, blobs: list[tuple[str, bytes]]) -> None:
+        """Write output bytes in the artifact thread; return once they are on disk.
+
+        One thread keeps the loop and the node threads free of file I/O.
+        """
+        await self._artifact_writer.submit(blobs)
+
+    def close(self) -> None:
+        """Finish queued artifact writes and stop their thread."""
+        self._artifact_writer.close()
 
     def running_prompts(self) -> list[str]:
         return list(self._runs)
@@ -528,7 +540,7 @@ class _PromptRun:
             with structlog.contextvars.bound_contextvars(
                     prompt_id=self.prompt_id, node_id=node_id), (
                     anyio.fail_after(timeout) if timeout else _null_scope()):
-                items, values, ui = await self._call(node, cls, ctx, inputs)
+                items, values, ui, blobs = await self._call(node, cls, ctx, inputs)
         except TimeoutError:
             error = NodeTimeoutError(
                 f"node {node_id} ({cls.class_type}) timed out after {timeout:g} s; "
@@ -543,15 +555,31 @@ class _PromptRun:
         else:
             duration = time.perf_counter() - began
             self.results[node_id] = _NodeResult(items, values, ui)
-            self.executor.cache.put(self.keys.get(node_id), CacheEntry(values, items, ui))
-            self.emit(NodeCompleted(
+            self.running.pop(node_id, None)
+            self.executed.append(node_id)
+            completed = NodeCompleted(
                 prompt_id=self.prompt_id, node_id=node_id, class_type=cls.class_type,
                 outputs=items, ui=ui, attempt=attempt, duration_s=duration,
                 cache_key=self.keys.get(node_id),
-            ))
-            self.running.pop(node_id, None)
-            self.executed.append(node_id)
+            )
+            if not blobs:
+                self._complete(completed, CacheEntry(values, items, ui))
+                self._finished(node_id)
+                return
+            # Dependents start now, on the outputs in memory. NodeCompleted
+            # waits for the bytes on disk, because no event names bytes that
+            # are not stored; so it may follow a dependent's NodeStarted.
             self._finished(node_id)
+            try:
+                await self.executor.write_artifacts(blobs)
+            except Exception as error:
+                self.executed.remove(node_id)
+                self._fail(node_id, cls, error, inputs, attempt, began)
+            self._complete(completed, CacheEntry(values, items, ui))
+
+    def _complete(self, event: NodeCompleted, entry: CacheEntry) -> None:
+        self.executor.cache.put(event.cache_key, entry)
+        self.emit(event)
 
     def _fail(self, node_id: str, cls: type[Node], error: BaseException,
               inputs: dict[str, Any], attempt: int, began: float) -> None:
@@ -572,8 +600,7 @@ class _PromptRun:
         raise _NodeFailure(node_id, cls.class_type, error, inputs)
 
     async def _call(self, node: Node, cls: type[Node], ctx: NodeContext,
-                    inputs: dict[str, list[Any]]
-                    ) -> tuple[list[list[OutputItem]], list[list[Any]], dict[str, Any] | None]:
+                    inputs: dict[str, list[Any]]) -> _Collected:
         calls = _expand_calls(cls, inputs)
         if inspect.iscoroutinefunction(node.execute):
             async with self.executor.lanes.io(cls.provider):
@@ -601,8 +628,11 @@ class _PromptRun:
         placement.record_thread_run(key, work.seconds)
         return result
 
-    def _collect(self, cls: type[Node], results: list[Any]
-                 ) -> tuple[list[list[OutputItem]], list[list[Any]], dict[str, Any] | None]:
+    def _collect(self, cls: type[Node], results: list[Any]) -> _Collected:
+        """Gather the outputs of every list call, encode them and hash their bytes.
+
+        The bytes are written later, in the artifact thread (``blobs``).
+        """
         values: list[list[Any]] = [[] for _ in cls.outputs]
         ui: dict[str, list[Any]] | None = None
         for result in results:
@@ -624,11 +654,12 @@ class _PromptRun:
                     values[index].extend(result[index])
                 else:
                     values[index].append(result[index])
+        deferred = _DeferredBlobs()
         items = [
-            [encode_value(spec.type, value, self.executor.artifacts) for value in slot]
+            [encode_value(spec.type, value, deferred) for value in slot]
             for spec, slot in zip(cls.outputs, values, strict=True)
         ]
-        return items, values, ui
+        return items, values, ui, deferred.blobs
 
     # -- callbacks from nodes ---------------------------------------------
 
@@ -647,6 +678,24 @@ class _PromptRun:
         await self.emit_and_wait(event)
 
 
+# A node run's encoded outputs, values, UI dict and the bytes still to write.
+_Collected = tuple[
+    list[list[OutputItem]], list[list[Any]], dict[str, Any] | None, list[tuple[str, bytes]]
+]
+
+
+class _DeferredBlobs:
+    """A sink for ``encode_value`` that hashes bytes at once and keeps them for a later write."""
+
+    def __init__(self) -> None:
+        self.blobs: list[tuple[str, bytes]] = []
+
+    def put(self, data: bytes) -> str:
+        digest = ArtifactStore.digest(data)
+        self.blobs.append((digest, data))
+        return digest
+
+
 class _SyncCall:
     """The thread-side part of a node run: execute every list call, then encode outputs."""
 
@@ -659,7 +708,7 @@ class _SyncCall:
         self.calls = calls
         self.seconds = 0.0  # how long execute and encoding took, once run
 
-    def __call__(self) -> tuple[list[list[OutputItem]], list[list[Any]], dict[str, Any] | None]:
+    def __call__(self) -> _Collected:
         began = time.perf_counter()
         results = [self.node.execute(self.ctx, **kwargs) for kwargs in self.calls]
         collected = self.run._collect(self.cls, results)

@@ -10,7 +10,7 @@ after a restart the node that made them runs again when they are needed.
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..events.types import OutputItem
 from .artifacts import ArtifactStore
@@ -76,7 +76,13 @@ def _decode_arrays(data: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     return arrays, scalars
 
 
-def encode_value(io_type: str, value: Any, artifacts: ArtifactStore) -> OutputItem:
+class BlobSink(Protocol):
+    """Anything that stores bytes and returns their sha256: the store, or a deferred batch."""
+
+    def put(self, data: bytes) -> str: ...
+
+
+def encode_value(io_type: str, value: Any, artifacts: BlobSink) -> OutputItem:
     if isinstance(value, _INLINE_TYPES) and not (
         isinstance(value, str) and len(value) > _MAX_INLINE_STRING
     ):

@@ -1,0 +1,73 @@
+"""Output bytes are written in the artifact thread, before the event that names them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anyio
+import pytest
+
+from brushwork.engine.artifacts import ArtifactStore, ArtifactWriter
+from brushwork.errors import StorageError
+from brushwork.events.types import ExecutionFailed, NodeCompleted, NodeFailed
+from tests.engine.conftest import TERMINAL, of_type, open_runtime, run_prompt
+
+CHAIN = {
+    "1": {"class_type": "EmptyImage",
+          "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0x336699}},
+    "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+    "3": {"class_type": "ImageInvert", "inputs": {"image": ["2", 0]}},
+    "4": {"class_type": "TestOutput", "inputs": {"value": ["3", 0]}},
+}
+
+
+@pytest.mark.asyncio
+async def test_completed_outputs_are_on_disk(tmp_path):
+    async with open_runtime(tmp_path) as rt:
+        subscription = rt.broadcaster.subscribe()
+        answer = await rt.commands.submit({"prompt": CHAIN})
+        refs_at_commit: dict[str, bool] = {}
+        done = False
+        while not done:
+            for record in await subscription.next_batch():
+                event = record.event
+                if isinstance(event, NodeCompleted):
+                    for slot in event.outputs:
+                        for item in slot:
+                            # Checked as soon as the commit is published.
+                            refs_at_commit[item.ref] = rt.artifacts.exists(item.ref)
+                done = done or (isinstance(event, TERMINAL)
+                                and event.prompt_id == answer["prompt_id"])
+        subscription.close()
+    assert len(refs_at_commit) == 3
+    assert all(refs_at_commit.values())
+
+
+@pytest.mark.asyncio
+async def test_failed_artifact_write_fails_the_node(tmp_path, monkeypatch):
+    async with open_runtime(tmp_path) as rt:
+        def full_disk(digest: str, data: bytes) -> None:
+            raise StorageError(f"writing artifact {digest} failed: no space left on device")
+
+        monkeypatch.setattr(rt.artifacts, "write", full_disk)
+        _, records = await run_prompt(rt, CHAIN)
+    # The artifact thread writes in order, so node 1's failure arrives first;
+    # node 2 may fail the same way before the run stops it.
+    failed_nodes = of_type(records, NodeFailed)
+    (failed_run,) = of_type(records, ExecutionFailed)
+    assert failed_nodes[0].node_id == "1"
+    assert all("no space left on device" in e.exception_message for e in failed_nodes)
+    assert failed_run.node_id == "1"
+    assert "1" not in failed_run.executed
+    assert [e.node_id for e in of_type(records, NodeCompleted)] == []
+
+
+@pytest.mark.asyncio
+async def test_writer_close_finishes_queued_writes(tmp_path):
+    store = ArtifactStore(tmp_path / "artifacts")
+    writer = ArtifactWriter(store)
+    blobs = [(store.digest(data), data) for data in (b"a" * 100, b"b" * 200, b"c" * 300)]
+    futures = [writer.submit([blob]) for blob in blobs]
+    await anyio.to_thread.run_sync(writer.close)
+    assert all(store.exists(digest) for digest, _ in blobs)
+    await asyncio.gather(*futures)
