@@ -152,7 +152,7 @@ class ArtifactWriter:
             try:
                 self._loop.call_soon_threadsafe(self._deliver)
             except RuntimeError:
-                return  # the loop is closed: nobody waits any more
+                return  # the loop is closed, so no node awaits these writes
 
     def _deliver(self) -> None:
         with self._lock:

@@ -614,7 +614,8 @@ class _PromptRun:
         limiter = (self.executor.lanes.device_limiter(ctx.device) if device_lane
                    else self.executor.lanes.cpu_limiter)
         placement = self.executor.placement
-        key = placement.key(cls.class_type, calls) if placement.enabled else None
+        key = (placement.key(cls.class_type, calls, _placement_ignores(cls))
+               if placement.enabled else None)
         if placement.runs_inline(key):
             if device_lane:
                 # Still one node at a time on the device.
@@ -714,6 +715,13 @@ class _SyncCall:
         collected = self.run._collect(self.cls, results)
         self.seconds = time.perf_counter() - began
         return collected
+
+
+def _placement_ignores(cls: type[Node]) -> frozenset[str]:
+    """Name the inputs that do not change a run's cost: declared ones and hidden ones."""
+    if not cls.hidden:
+        return cls.cost_neutral_inputs
+    return cls.cost_neutral_inputs | frozenset(cls.hidden)
 
 
 def _expand_calls(cls: type[Node], inputs: dict[str, list[Any]]) -> list[dict[str, Any]]:

@@ -131,6 +131,10 @@ class Node:
     output_node: ClassVar[bool] = False
     input_is_list: ClassVar[bool] = False
     lane: ClassVar[Lane] = "cpu"
+    # Inputs whose value does not change how long a run takes (a colour, a
+    # seed). The placement leaves them out of its key, so that a fast node
+    # still runs inline when only these differ (engine/placement.py).
+    cost_neutral_inputs: ClassVar[frozenset[str]] = frozenset()
     # A node that is not cacheable runs in every prompt (for example a source of
     # randomness). Output nodes such as SaveImage are cacheable, as in ComfyUI:
     # an identical resubmission re-sends their recorded UI instead of saving again.

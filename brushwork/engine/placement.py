@@ -46,11 +46,17 @@ class InlinePlacement:
     def enabled(self) -> bool:
         return self.threshold_s > 0
 
-    def key(self, class_type: str, calls: list[dict[str, Any]]) -> int | None:
-        """Return the signature of one node run, or None where it cannot be computed."""
+    def key(self, class_type: str, calls: list[dict[str, Any]],
+            ignore: frozenset[str] = frozenset()) -> int | None:
+        """Return the signature of one node run, or None where it cannot be computed.
+
+        ``ignore`` names inputs left out: hidden ones (the whole prompt) and
+        those that the node declares cost-neutral.
+        """
         try:
             return hash((class_type, tuple(
-                tuple((name, _signature(value)) for name, value in sorted(kwargs.items()))
+                tuple((name, _signature(value)) for name, value in sorted(kwargs.items())
+                      if name not in ignore)
                 for kwargs in calls)))
         except TypeError:
             return None  # an unhashable or unsortable input: keep the thread

@@ -171,6 +171,7 @@ class EmptyImage(Node):
     class_type = "EmptyImage"
     category = "image"
     description = "Creates a batch of images filled with one colour."
+    cost_neutral_inputs = frozenset({"color"})
     inputs = (
         Input("width", "INT", default=512, min=1, max=MAX_RESOLUTION, step=1),
         Input("height", "INT", default=512, min=1, max=MAX_RESOLUTION, step=1),

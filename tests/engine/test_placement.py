@@ -115,3 +115,15 @@ async def test_fast_node_moves_to_event_loop(tmp_path):
 async def test_zero_threshold_keeps_threads(tmp_path):
     names = await thread_names(tmp_path, threshold=0.0, runs=WARMUP_RUNS + 2)
     assert threading.current_thread().name not in names
+
+
+def test_ignored_inputs_share_a_key():
+    placement = InlinePlacement(0.001)
+    ignore = frozenset({"color", "prompt"})
+    red = placement.key("EmptyImage", [{"width": 64, "color": 0xFF0000, "prompt": {"1": {}}}],
+                        ignore)
+    blue = placement.key("EmptyImage", [{"width": 64, "color": 0x0000FF, "prompt": {"2": {}}}],
+                         ignore)
+    wide = placement.key("EmptyImage", [{"width": 512, "color": 0xFF0000}], ignore)
+    assert red == blue
+    assert red != wide
