@@ -8,6 +8,7 @@ from functools import cache
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from .batch_sql import execute_many
 from .schema import projection_checkpoints
 
 
@@ -20,8 +21,8 @@ def read_checkpoint(conn: Connection, name: str) -> int:
 
 def write_checkpoints(conn: Connection, names: Sequence[str], position: int) -> None:
     """Move several checkpoints to one position with a single UPDATE (inserting new ones)."""
-    result = conn.execute(_update_statement(tuple(names)), {"position": position})
-    if result.rowcount != len(names):
+    updated = execute_many(conn, _update_statement(tuple(names)), [{"position": position}])
+    if updated != len(names):
         for name in names:
             write_checkpoint(conn, name, position)
 

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..events.batch_sql import execute_many
 from ..events.store import RecordedEvent
 from ..events.types import (
     ExecutionFailed,
@@ -101,9 +102,13 @@ class AuditProjection(BatchedProjection):
             execute_updates(conn, audit_node_attempts,
                                   ("prompt_id", "node_id", "attempt"), self.updates)
         if self.inserts:
-            conn.execute(audit_node_attempts.insert(), list(self.inserts.values()))
+            execute_many(conn, _INSERT_ATTEMPT, list(self.inserts.values()))
         if self.calls:
-            conn.execute(audit_provider_calls.insert(), self.calls)
+            execute_many(conn, _INSERT_CALL, self.calls)
+
+
+_INSERT_ATTEMPT = audit_node_attempts.insert()
+_INSERT_CALL = audit_provider_calls.insert()
 
 
 __all__ = ["AuditProjection", "sa"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +10,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..events.batch_sql import execute_many
 from ..events.checkpoints import write_checkpoint
 from ..events.store import RecordedEvent
 
@@ -75,9 +77,15 @@ def execute_updates(
         params.update({f"v_{column}": fields[column] for column in columns})
         groups.setdefault(columns, []).append(params)
     for columns, rows in groups.items():
-        statement = (
-            table.update()
-            .where(*[table.c[name] == sa.bindparam(f"k_{name}") for name in keys])
-            .values({column: sa.bindparam(f"v_{column}") for column in columns})
-        )
-        conn.execute(statement, rows)
+        execute_many(conn, _update_statement(table, tuple(keys), columns), rows)
+
+
+@functools.lru_cache(maxsize=256)
+def _update_statement(table: sa.Table, keys: tuple[str, ...],
+                      columns: tuple[str, ...]) -> sa.Update:
+    return (
+        table.update()
+        .where(*[table.c[name] == sa.bindparam(f"k_{name}") for name in keys])
+        .values({column: sa.bindparam(f"v_{column}") for column in columns})
+    )
+

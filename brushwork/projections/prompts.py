@@ -7,6 +7,7 @@ per output node's UI dict. Credentials in extra_data are dropped here.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from ..events.batch_sql import execute_many
 from ..events.store import RecordedEvent
 from ..events.types import (
     ExecutionFailed,
@@ -142,18 +144,25 @@ class PromptsProjection(BatchedProjection):
 
     def flush(self, conn: Connection) -> None:
         if self.inserts:
-            conn.execute(prompt_view.insert(), list(self.inserts.values()))
+            execute_many(conn, _INSERT_PROMPT, list(self.inserts.values()))
         if self.updates:
             execute_updates(conn, prompt_view, ("prompt_id",), self.updates)
         if self.outputs:
-            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            statement = insert(prompt_outputs)
-            statement = statement.on_conflict_do_update(
-                index_elements=["prompt_id", "node_id"],
-                set_={"ui": statement.excluded.ui, "position": statement.excluded.position,
-                      "class_type": statement.excluded.class_type},
-            )
-            conn.execute(statement, list(self.outputs.values()))
+            execute_many(conn, _upsert_output(conn.dialect.name), list(self.outputs.values()))
+
+
+_INSERT_PROMPT = prompt_view.insert()
+
+
+@functools.cache
+def _upsert_output(dialect_name: str) -> Any:
+    insert = pg_insert if dialect_name == "postgresql" else sqlite_insert
+    statement = insert(prompt_outputs)
+    return statement.on_conflict_do_update(
+        index_elements=["prompt_id", "node_id"],
+        set_={"ui": statement.excluded.ui, "position": statement.excluded.position,
+              "class_type": statement.excluded.class_type},
+    )
 
 
 __all__ = ["FINISHED", "PromptsProjection", "sa"]
