@@ -15,7 +15,6 @@ reported as ``dependency_cycle`` instead of a recursion error.
 
 from __future__ import annotations
 
-import copy
 import inspect
 import math
 from dataclasses import dataclass, field
@@ -84,7 +83,7 @@ class PromptValidator:
                 "invalid_prompt", f"Prompt has {len(prompt)} nodes, more than the limit of "
                 f"{self.max_nodes}", "split the workflow or raise --max-prompt-nodes",
             )
-        prompt = copy.deepcopy(prompt)
+        prompt = _copy_json(prompt)
         self._check_classes(prompt)
         outputs = self._output_nodes(prompt, partial_targets)
         cycle = self._find_cycle(prompt)
@@ -429,3 +428,11 @@ def _to_bool(value: Any) -> bool | None:
         return value.lower() == "true"
     return None
 
+
+def _copy_json(value: Any) -> Any:
+    """Copy a decoded JSON value (dicts, lists, scalars): deepcopy's memo costs more here."""
+    if isinstance(value, dict):
+        return {key: _copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(item) for item in value]
+    return value

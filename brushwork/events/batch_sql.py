@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,10 +26,24 @@ def execute_many(conn: Connection, statement: sa.Executable,
         params = [tuple(row.get(name, defaults.get(name)) for name in names) for row in rows]
     else:
         params = [tuple([row[name] for name in names]) for row in rows]
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(conn, sql) as cursor:
         cursor.executemany(sql, params)
         return int(cursor.rowcount)
+
+
+@contextlib.contextmanager
+def driver_cursor(conn: Connection, sql: str) -> Iterator[Any]:
+    """Yield a cursor of the driver's connection, in the connection's transaction.
+
+    Driver errors become SQLAlchemy's (``IntegrityError`` and so on), as
+    ``Connection.execute`` raises them, so callers handle both paths alike.
+    """
+    dbapi = conn.dialect.loaded_dbapi
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
+    except dbapi.Error as error:
+        raise sa.exc.DBAPIError.instance(sql, None, error, dbapi.Error) from error
     finally:
         cursor.close()
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..errors import ConcurrencyError, StorageError
+from .batch_sql import driver_cursor
 from .checkpoints import write_checkpoints
 from .codec import decode_event, encode_event
 from .faults import FaultInjector
@@ -183,10 +184,16 @@ class SqlEventStore:
         # so AUTOINCREMENT gives the rows consecutive rowids ending at
         # last_insert_rowid(). A plain executemany is several times cheaper than
         # INSERT ... RETURNING, which SQLAlchemy sends one row at a time here.
-        conn.exec_driver_sql(_SQLITE_INSERT, [
-            (r["event_id"], r["stream_id"], r["version"], r["type"], r["schema_version"],
-             r["payload"], r["recorded_at"]) for r in rows])
-        last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar()
+        params = [(r["event_id"], r["stream_id"], r["version"], r["type"], r["schema_version"],
+                   r["payload"], r["recorded_at"]) for r in rows]
+        if conn.dialect.driver == "pysqlite":
+            # The append thread's connection: the driver's cursor directly.
+            with driver_cursor(conn, _SQLITE_INSERT) as cursor:
+                cursor.executemany(_SQLITE_INSERT, params)
+                last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
+        else:
+            conn.exec_driver_sql(_SQLITE_INSERT, params)
+            last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar()
         assert isinstance(last, int)
         return list(range(last - len(rows) + 1, last + 1))
 

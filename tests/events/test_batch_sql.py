@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from brushwork.events.batch_sql import execute_many
@@ -49,3 +50,14 @@ def test_other_drivers_use_sqlalchemy(monkeypatch, tmp_path):
     monkeypatch.setattr(sa.dialects.sqlite.pysqlite.SQLiteDialect_pysqlite, "driver", "other")
     slow = rows_after(f"sqlite+pysqlite:///{tmp_path / 'slow.db'}")
     assert slow == [2, 1, 1, ("a", 10, False, "first"), ("b", 2, True, "two")]
+
+
+def test_driver_errors_become_sqlalchemy_errors(tmp_path):
+    engine = sa.create_engine(f"sqlite+pysqlite:///{tmp_path / 'dup.db'}")
+    metadata.create_all(engine)
+    row = {"name": "a", "size": 1, "done": False, "note": None}
+    with engine.connect() as conn:
+        execute_many(conn, INSERT, [row])
+        with pytest.raises(sa.exc.IntegrityError):
+            execute_many(conn, INSERT, [row])
+    engine.dispose()
