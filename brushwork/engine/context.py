@@ -65,9 +65,17 @@ class NodeContext:
         self.services = services or {}
         self.device = device
         self.principal = principal
-        self.log = structlog.get_logger("brushwork.node").bind(
-            prompt_id=prompt_id, node_id=node_id, class_type=class_type, attempt=attempt
-        )
+        self._log: Any = None
+
+    @property
+    def log(self) -> Any:
+        """A logger bound to this node's ids (made on first use: most nodes never log)."""
+        if self._log is None:
+            self._log = structlog.get_logger("brushwork.node").bind(
+                prompt_id=self.prompt_id, node_id=self.node_id, class_type=self.class_type,
+                attempt=self.attempt,
+            )
+        return self._log
 
     @property
     def idempotency_key(self) -> str:
