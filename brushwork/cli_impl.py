@@ -52,7 +52,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             await runner.cleanup()
 
     try:
-        anyio.run(main)
+        anyio.run(main, **_loop_options())
     finally:
         if tracer_provider is not None:
             tracer_provider.shutdown()
@@ -77,8 +77,27 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
                     log.info("worker_stopping", signal=signal.Signals(signum).name)
                     break
 
-    anyio.run(main)
+    anyio.run(main, **_loop_options())
     return 0
+
+
+def _loop_options() -> dict[str, Any]:
+    """Run ``serve`` and ``worker`` on uvloop where it is installed (not on Windows)."""
+    import importlib.util
+    import os
+
+    choice = os.environ.get("BRUSHWORK_EVENT_LOOP", "auto")
+    if choice not in ("auto", "asyncio", "uvloop"):
+        raise ValidationError(
+            f"invalid BRUSHWORK_EVENT_LOOP {choice!r}; use auto, asyncio or uvloop")
+    installed = importlib.util.find_spec("uvloop") is not None
+    if choice == "uvloop" and not installed:
+        raise ValidationError(
+            "BRUSHWORK_EVENT_LOOP=uvloop, but uvloop is not installed; "
+            "run `pip install uvloop` or use auto")
+    if choice == "asyncio" or not installed:
+        return {}
+    return {"backend_options": {"use_uvloop": True}}
 
 
 def load_workflow(path: Path) -> dict[str, Any]:
