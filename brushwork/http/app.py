@@ -596,13 +596,12 @@ async def create_app(
     app[HUB] = hub
     app[METRICS] = metrics
 
-    run_tracer = RunTracer(tracer)
-    observer = EventObserver(
-        runtime.store,
-        runtime.broadcaster,
-        start_position,
-        [metrics.observe_events, run_tracer.observe_events],
-    )
+    sinks = [metrics.observe_events]
+    # Without an exporter, spans are no-ops that still cost about 20 us an event.
+    run_tracer = RunTracer(tracer) if tracer is not None or _global_tracing_configured() else None
+    if run_tracer is not None:
+        sinks.append(run_tracer.observe_events)
+    observer = EventObserver(runtime.store, runtime.broadcaster, start_position, sinks)
     routes = Routes(runtime, hub, options, metrics, observer)
     for prefix in ("", "/api"):
         for route in ROUTES:
@@ -615,9 +614,18 @@ async def create_app(
     runtime.writer.on_commit = metrics.observe_append
 
     async def close_tracer(_app: web.Application) -> None:
-        run_tracer.close()
+        if run_tracer is not None:
+            run_tracer.close()
 
     app.on_cleanup.append(close_tracer)
     runtime.task_group.start_soon(hub.run)
     runtime.task_group.start_soon(observer.run)
     return app
+
+
+def _global_tracing_configured() -> bool:
+    """Tell whether something (an OpenTelemetry SDK, auto-instrumentation) set a tracer provider."""
+    from opentelemetry import trace
+
+    return not isinstance(trace.get_tracer_provider(),
+                          trace.ProxyTracerProvider | trace.NoOpTracerProvider)

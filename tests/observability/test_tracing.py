@@ -207,3 +207,15 @@ def test_otlp_exporter_configures(monkeypatch):
     assert provider is not None
     assert provider.resource.attributes["service.name"] == "brushwork"
     provider.shutdown()
+
+
+def test_tracing_sink_only_with_a_provider(monkeypatch):
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from brushwork.http.app import _global_tracing_configured
+
+    monkeypatch.setattr(trace, "get_tracer_provider", trace.ProxyTracerProvider)
+    assert not _global_tracing_configured()
+    monkeypatch.setattr(trace, "get_tracer_provider", TracerProvider)
+    assert _global_tracing_configured()
