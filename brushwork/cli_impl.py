@@ -25,6 +25,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
     from .cli_serve import apply_limits, http_options
+    from .engine.executor import freeze_imported_objects
     from .http.app import create_app
     from .observability.tracing import INSTRUMENTATION_NAME, configure_tracing
     from .runtime import Runtime
@@ -41,6 +42,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             await runner.setup()
             site = web.TCPSite(runner, args.host, args.port)
             await site.start()
+            freeze_imported_objects()
             log.info("server_listening", host=args.host, port=args.port,
                      data_dir=str(settings.paths.root), auth_required=options.auth_required,
                      cors_origins=list(options.cors_origins),

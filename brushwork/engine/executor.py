@@ -9,7 +9,9 @@ The run's last event is awaited, so a finished run is always committed.
 
 from __future__ import annotations
 
+import gc
 import inspect
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -158,6 +160,7 @@ class Executor:
         finally:
             self._runs.pop(queued.prompt_id, None)
             self._running_keys.pop(queued.prompt_id, None)
+            freeze_imported_objects()
 
     def interrupt(self, prompt_id: str) -> bool:
         """Stop a running prompt: async nodes at once, thread nodes at their next progress."""
@@ -722,6 +725,24 @@ def _placement_ignores(cls: type[Node]) -> frozenset[str]:
     if not cls.hidden:
         return cls.cost_neutral_inputs
     return cls.cost_neutral_inputs | frozenset(cls.hidden)
+
+
+_frozen_module_count = 0
+
+
+def freeze_imported_objects() -> None:
+    """Move every object alive now out of the garbage collector's view, once per new import.
+
+    Modules (torch above all) make most of a server's long-lived objects,
+    and each full collection walked them all: 100 ms and more once torch is
+    loaded, a pause in the middle of a burst of prompts. Nodes import their
+    libraries on first use, so this runs after a prompt whenever modules were
+    added since the last call. The objects still die by reference counting.
+    """
+    global _frozen_module_count
+    if len(sys.modules) != _frozen_module_count:
+        _frozen_module_count = len(sys.modules)
+        gc.freeze()
 
 
 def _expand_calls(cls: type[Node], inputs: dict[str, list[Any]]) -> list[dict[str, Any]]:

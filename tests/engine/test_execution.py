@@ -308,3 +308,21 @@ async def test_known_prompt_id_answers_as_first_submission(tmp_path):
         assert await rt.commands.submit(invalid) == first
         records = await rt.store.read_stream(prompt_id)
     assert [type(r.event).__name__ for r in records] == ["PromptQueued"]
+
+
+@pytest.mark.asyncio
+async def test_objects_of_new_imports_are_frozen(tmp_path, monkeypatch):
+    import gc
+    import sys
+
+    from brushwork.engine import executor
+
+    monkeypatch.setattr(executor, "_frozen_module_count", 0)
+    monkeypatch.setitem(sys.modules, "brushwork_test_new_module", object())
+    frozen = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(len(sys.modules)))
+    async with open_runtime(tmp_path) as runtime:
+        for value in (1, 2):
+            await run_prompt(runtime, {"1": const(value), "2": show(["1", 0])})
+    # The first run freezes what was imported; the second imports nothing new.
+    assert frozen == [len(sys.modules)]
