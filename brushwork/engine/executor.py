@@ -146,6 +146,9 @@ class Executor:
         self.progress_sink = progress_sink
         self.placement = placement or InlinePlacement(0.0)
         self._artifact_writer = ArtifactWriter(artifacts)
+        # Set by a scheduler that knows its queue: True while a queued prompt
+        # will start as soon as a running one ends.
+        self.next_prompt_waiting: Callable[[], bool] | None = None
         self._running_keys: dict[str, set[str]] = {}
         self._runs: dict[str, _PromptRun] = {}
         self._node_objects: dict[tuple[str, str], Node] = {}
@@ -278,10 +281,13 @@ class _PromptRun:
             # Queued, not awaited: the next prompt may start while this commits.
             # It lands before any later event, and a crash before its commit
             # resumes a run whose nodes are all complete, which only re-appends it.
-            # Urgent: it ends the writer's linger, so clients hear of it at once.
+            # Urgent, so clients hear of it at once, unless another prompt starts
+            # right away: its ExecutionStarted ends the linger, and both share
+            # one commit.
+            waiting = self.executor.next_prompt_waiting
             self.writer.append_nowait(self.prompt_id, [ExecutionSucceeded(
                 prompt_id=self.prompt_id, executed=self.executed, duration_s=duration,
-            )], urgent=True)
+            )], urgent=not (waiting is not None and waiting()))
             self.log.info("run_succeeded", duration_s=round(duration, 4),
                           nodes=len(self.executed))
         elif outcome == "interrupted":

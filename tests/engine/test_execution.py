@@ -326,3 +326,26 @@ async def test_objects_of_new_imports_are_frozen(tmp_path, monkeypatch):
             await run_prompt(runtime, {"1": const(value), "2": show(["1", 0])})
     # The first run freezes what was imported; the second imports nothing new.
     assert frozen == [len(sys.modules)]
+
+
+@pytest.mark.asyncio
+async def test_back_to_back_runs_share_a_commit(tmp_path):
+    # An hour-long linger: only urgent appends commit, so the test also shows
+    # that the last run's end event is urgent.
+    settings = make_settings(tmp_path, run_worker=False, commit_linger=3600.0)
+    async with Runtime(settings, make_registry()) as rt:
+        first = await rt.commands.submit({"prompt": {"1": const(1), "2": show(["1", 0])}})
+        second = await rt.commands.submit({"prompt": {"1": const(2), "2": show(["1", 0])}})
+    settings.run_worker = True
+    async with Runtime(settings, make_registry()) as rt:
+        with anyio.fail_after(10):
+            while not of_type(await rt.store.read_stream(second["prompt_id"]),
+                              ExecutionSucceeded):
+                await anyio.sleep(0.02)
+        first_records = await rt.store.read_stream(first["prompt_id"])
+        second_records = await rt.store.read_stream(second["prompt_id"])
+    (succeeded,) = [r for r in first_records if isinstance(r.event, ExecutionSucceeded)]
+    (started,) = [r for r in second_records if type(r.event).__name__ == "ExecutionStarted"]
+    # One transaction stamps its events with one time.
+    assert succeeded.recorded_at == started.recorded_at
+    assert started.position == succeeded.position + 1
