@@ -627,5 +627,6 @@ def _global_tracing_configured() -> bool:
     """Tell whether something (an OpenTelemetry SDK, auto-instrumentation) set a tracer provider."""
     from opentelemetry import trace
 
-    return not isinstance(trace.get_tracer_provider(),
-                          trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+    return not isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
+    )
