@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,14 +26,15 @@ def _node_timeout(text: str) -> tuple[str, float]:
     return name, value
 
 
+_PLAIN_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
 def _milliseconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    """Parse a plain decimal number of milliseconds from 0 to 1000."""
+    value = float(text) if _PLAIN_NUMBER.fullmatch(text) else math.nan
     if not 0 <= value <= 1000:
         raise argparse.ArgumentTypeError(
-            f"invalid milliseconds {text!r}; give a number from 0 to 1000, e.g. 5")
+            f"invalid milliseconds {text!r}; give a number from 0 to 1000, such as 2.5")
     return value
 
 

@@ -88,7 +88,7 @@ def _loop_options() -> dict[str, Any]:
     import importlib.util
     import os
 
-    choice = os.environ.get("BRUSHWORK_EVENT_LOOP", "auto")
+    choice = os.environ.get("BRUSHWORK_EVENT_LOOP", "").strip().lower() or "auto"
     if choice not in ("auto", "asyncio", "uvloop"):
         raise ValidationError(
             f"invalid BRUSHWORK_EVENT_LOOP {choice!r}; use auto, asyncio or uvloop")

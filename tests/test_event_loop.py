@@ -39,3 +39,13 @@ def test_unknown_loop_is_rejected(monkeypatch):
     monkeypatch.setenv("BRUSHWORK_EVENT_LOOP", "uvlooop")
     with pytest.raises(ValidationError, match="invalid BRUSHWORK_EVENT_LOOP 'uvlooop'"):
         _loop_options()
+
+
+@pytest.mark.parametrize(("value", "same_as"), [
+    ("", "auto"), ("  ", "auto"), ("AUTO", "auto"), ("Asyncio", "asyncio"),
+])
+def test_loop_choice_ignores_case_and_blanks(monkeypatch, value, same_as):
+    monkeypatch.setenv("BRUSHWORK_EVENT_LOOP", same_as)
+    expected = _loop_options()
+    monkeypatch.setenv("BRUSHWORK_EVENT_LOOP", value)
+    assert _loop_options() == expected
