@@ -624,7 +624,7 @@ class _PromptRun:
                    else self.executor.lanes.cpu_limiter)
         placement = self.executor.placement
         key = (placement.key(cls.class_type, calls, _placement_ignores(cls))
-               if placement.enabled else None)
+               if placement.enabled and cls.inline_when_fast else None)
         if placement.runs_inline(key):
             if device_lane:
                 # Still one node at a time on the device.

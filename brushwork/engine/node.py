@@ -135,6 +135,9 @@ class Node:
     # seed). The placement leaves them out of its key, so that a fast node
     # still runs inline when only these differ (engine/placement.py).
     cost_neutral_inputs: ClassVar[frozenset[str]] = frozenset()
+    # False keeps every run in the lane's thread, even when measured fast: for
+    # a node that starts its own event loop or needs to be off the loop thread.
+    inline_when_fast: ClassVar[bool] = True
     # A node that is not cacheable runs in every prompt (for example a source of
     # randomness). Output nodes such as SaveImage are cacheable, as in ComfyUI:
     # an identical resubmission re-sends their recorded UI instead of saving again.

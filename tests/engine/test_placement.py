@@ -90,10 +90,11 @@ def test_disabled_placement_has_no_keys():
     assert not InlinePlacement(0.0).enabled
 
 
-async def thread_names(tmp_path, threshold: float, runs: int) -> list[str]:
+async def thread_names(tmp_path, threshold: float, runs: int,
+                       class_type: str = "TestThreadName") -> list[str]:
     names = []
     async with open_runtime(tmp_path, inline_threshold=threshold, cache_policy="none") as rt:
-        prompt = {"1": {"class_type": "TestThreadName", "inputs": {"value": 7}},
+        prompt = {"1": {"class_type": class_type, "inputs": {"value": 7}},
                   "2": {"class_type": "TestOutput", "inputs": {"value": ["1", 0]}}}
         for _ in range(runs):
             _, records = await run_prompt(rt, prompt)
@@ -127,3 +128,10 @@ def test_ignored_inputs_share_a_key():
     wide = placement.key("EmptyImage", [{"width": 512, "color": 0xFF0000}], ignore)
     assert red == blue
     assert red != wide
+
+
+@pytest.mark.asyncio
+async def test_opted_out_node_keeps_threads(tmp_path):
+    names = await thread_names(tmp_path, threshold=10.0, runs=WARMUP_RUNS + 2,
+                               class_type="TestThreadNameOffLoop")
+    assert threading.current_thread().name not in names

@@ -106,6 +106,13 @@ class TestThreadName(Node):
         return (threading.current_thread().name,)
 
 
+class TestThreadNameOffLoop(TestThreadName):
+    """TestThreadName for a node that must never run on the event loop."""
+
+    class_type = "TestThreadNameOffLoop"
+    inline_when_fast = False
+
+
 class TestLazySwitch(Node):
     """Evaluates only the branch that ``select`` picks (lazy inputs)."""
 
@@ -174,4 +181,5 @@ def _count_run(ctx: Any, name: str) -> None:
 NODE_CLASSES = [
     TestConstant, TestAdd, TestSlowAdd, TestAsyncSleep, TestFail, TestOutput,
     TestLazySwitch, TestMakeList, TestSumList, TestCrashProcess, TestThreadName,
+    TestThreadNameOffLoop,
 ]
