@@ -4,7 +4,8 @@ The executor appends every state change to the prompt's stream through the
 group-commit writer. Node events are queued without waiting for their
 commit (ordered behind earlier ones), except before a node with side
 effects outside brushwork, which waits until its NodeStarted is durable.
-The run's last event is awaited, so a finished run is always committed.
+A successful run's end event is queued too; a failed or interrupted run's
+end event is awaited.
 """
 
 from __future__ import annotations
@@ -146,8 +147,8 @@ class Executor:
         self.progress_sink = progress_sink
         self.placement = placement or InlinePlacement(0.0)
         self._artifact_writer = ArtifactWriter(artifacts)
-        # Set by a scheduler that knows its queue: True while a queued prompt
-        # will start as soon as a running one ends.
+        # Set by a scheduler that owns the queue: returns True while a queued
+        # prompt will start as soon as a running one ends.
         self.next_prompt_waiting: Callable[[], bool] | None = None
         self._running_keys: dict[str, set[str]] = {}
         self._runs: dict[str, _PromptRun] = {}
@@ -259,10 +260,10 @@ class _PromptRun:
             skipped_nodes=sorted(restored),
         )
         if self.queued.fresh:
-            # A first run, queued in this process: its nodes start while the
+            # A first run queued in this process: its nodes start while the
             # event commits. A crash before that commit leaves a prompt that
-            # never started; the next process runs it again and waits for this
-            # event's commit, so poison-run detection misses one crash at most.
+            # never started. The next process runs it again and waits for this
+            # commit, so poison-run detection misses at most one crash.
             self.writer.append_nowait(self.prompt_id, [started_event], urgent=True)
         else:
             # Awaited: a crash after this point is counted as a crash of this
@@ -571,24 +572,18 @@ class _PromptRun:
                 outputs=items, ui=ui, attempt=attempt, duration_s=duration,
                 cache_key=self.keys.get(node_id),
             )
-            if not blobs:
-                self._complete(completed, CacheEntry(values, items, ui))
-                self._finished(node_id)
-                return
-            # Dependents start now, on the outputs in memory. NodeCompleted
-            # waits for the bytes on disk, because no event names bytes that
-            # are not stored; so it may follow a dependent's NodeStarted.
+            # Dependents are scheduled now and start on the outputs in memory.
+            # NodeCompleted waits for the bytes on disk, because no event names
+            # bytes that are not stored, so it may follow a dependent's NodeStarted.
             self._finished(node_id)
-            try:
-                await self.executor.write_artifacts(blobs)
-            except Exception as error:
-                self.executed.remove(node_id)
-                self._fail(node_id, cls, error, inputs, attempt, began)
-            self._complete(completed, CacheEntry(values, items, ui))
-
-    def _complete(self, event: NodeCompleted, entry: CacheEntry) -> None:
-        self.executor.cache.put(event.cache_key, entry)
-        self.emit(event)
+            if blobs:
+                try:
+                    await self.executor.write_artifacts(blobs)
+                except Exception as error:
+                    self.executed.remove(node_id)
+                    self._fail(node_id, cls, error, inputs, attempt, began)
+            self.executor.cache.put(completed.cache_key, CacheEntry(values, items, ui))
+            self.emit(completed)
 
     def _fail(self, node_id: str, cls: type[Node], error: BaseException,
               inputs: dict[str, Any], attempt: int, began: float) -> None:
