@@ -15,7 +15,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path("brushwork-data"))
     database_url: str | None = None
     sqlite_synchronous: str = "NORMAL"
-    # Seconds that node events nobody waits for may wait to share a commit.
+    # Seconds that node events no caller awaits may wait to share a commit.
     commit_linger: float = 0.005
     # Synchronous nodes whose runs with the same input shapes and settings
     # took less than this many seconds run on the event loop (0: never).

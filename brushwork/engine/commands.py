@@ -82,9 +82,9 @@ class PromptCommands:
             raise _top_error("no_prompt", "No prompt provided",
                              "send a JSON body with a 'prompt' object")
         prompt_id = self._prompt_id(body.get("prompt_id"))
-        # A resubmitted prompt_id answers as its first submission did. The
-        # append below detects it (the stream exists); the lookups here only
-        # run where an answer would come before that append.
+        # A resubmitted prompt_id gets the response of its first submission.
+        # The append below detects it (the stream exists), so the lookups here
+        # only run where a response is returned before that append.
         client_chose_id = body.get("prompt_id") is not None
         queued = await self.queue_size()
         if queued >= self.settings.max_queue_size:

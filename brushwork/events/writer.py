@@ -6,7 +6,7 @@ the writer commits requests in arrival order, so a later event never lands
 while an earlier one of the same process is still pending. Every batch is
 published to the in-process broadcaster after its commit, never before.
 
-Appends that no caller awaits may linger: the writer holds them up to
+Appends that no caller awaits may linger: the writer keeps them up to
 ``linger`` seconds so that the events of several nodes share one commit.
 An append that is awaited, or one queued with ``urgent=True``, ends the
 linger at once and is committed with everything queued before it.

@@ -51,8 +51,8 @@ async def test_failed_artifact_write_fails_the_node(tmp_path, monkeypatch):
 
         monkeypatch.setattr(rt.artifacts, "write", full_disk)
         _, records = await run_prompt(rt, CHAIN)
-    # The artifact thread writes in order, so node 1's failure arrives first;
-    # node 2 may fail the same way before the run stops it.
+    # The artifact thread writes in order, so node 1's failure arrives first.
+    # Node 2 may fail the same way before the run stops it.
     failed_nodes = of_type(records, NodeFailed)
     (failed_run,) = of_type(records, ExecutionFailed)
     assert failed_nodes[0].node_id == "1"

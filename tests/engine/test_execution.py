@@ -294,9 +294,9 @@ async def test_deleted_queued_prompt_never_runs(tmp_path):
 
 
 @pytest.mark.asyncio
-async def test_known_prompt_id_answers_as_first_submission(tmp_path):
-    # A client retrying a POST may send its first body again, a changed one or
-    # hit a full queue: a prompt_id already queued always gets the first answer.
+async def test_known_prompt_id_gets_first_response(tmp_path):
+    # A client retrying a POST may send its first body again, send a changed one
+    # or hit a full queue. A prompt_id already queued always gets the first response.
     settings = make_settings(tmp_path, max_queue_size=1, run_worker=False)
     async with Runtime(settings, make_registry()) as rt:
         prompt_id = "0b5e8a9c-3f1d-4c2a-9e7b-1a2b3c4d5e6f"

@@ -1,7 +1,7 @@
 """The writer's linger: appends that no caller awaits share commits, and awaiting one ends it.
 
 Each test counts the store's transactions, so it fails if the writer
-commits each queued append on its own or holds an awaited one back.
+commits each queued append on its own or keeps an awaited one back.
 """
 
 from __future__ import annotations
