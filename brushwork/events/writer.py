@@ -35,13 +35,42 @@ _MAX_BATCH = 2000
 _RETRY_DELAYS = (0.01, 0.05, 0.2, 0.5, 1.0, 2.0)
 
 
+class _Done:
+    """A one-shot flag whose event exists only once someone waits on it.
+
+    Most appends are never awaited (node events), so they skip the cost of
+    an event object per append.
+    """
+
+    __slots__ = ("_event", "_set")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._event: anyio.Event | None = None
+
+    def set(self) -> None:
+        self._set = True
+        if self._event is not None:
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._set
+
+    async def wait(self) -> None:
+        if self._set:
+            return
+        if self._event is None:
+            self._event = anyio.Event()
+        await self._event.wait()
+
+
 class _Pending:
     __slots__ = ("done", "error", "records", "request", "urgent")
 
     def __init__(self, request: AppendRequest, urgent: bool) -> None:
         self.request = request
         self.urgent = urgent
-        self.done = anyio.Event()
+        self.done = _Done()
         self.records: list[RecordedEvent] | None = None
         self.error: BaseException | None = None
 

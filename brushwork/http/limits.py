@@ -73,7 +73,11 @@ async def read_json(
         raise InvalidJSONError(
             "request body is not valid JSON", details={"reason": str(error)[:200]}
         ) from None
-    check_depth(value, options.max_json_depth)
+    # Nesting needs one bracket per level, so a body with few brackets
+    # (a typical prompt) cannot be too deep and skips the walk.
+    limit = options.max_json_depth
+    if text.count("[") + text.count("{") > limit:
+        check_depth(value, limit)
     return value
 
 
@@ -97,7 +101,7 @@ def check_depth(value: Any, limit: int) -> None:
                 f"request body nests arrays and objects more than {limit} levels deep",
                 details={"max_depth": limit},
             )
-        stack.extend((child, depth + 1) for child in children)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
 
 def check_prompt_links(body: Any, max_links: int) -> None:

@@ -8,7 +8,8 @@ websocket clients, lag) are read when /metrics is scraped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -168,6 +169,7 @@ class Metrics:
             "The highest position in the event log.",
             registry=registry,
         )
+        self._handlers = self._event_handlers()
 
     # -- folds over committed events ---------------------------------------------
 
@@ -177,28 +179,31 @@ class Metrics:
 
     def observe_event(self, record: RecordedEvent) -> None:
         event = record.event
-        if isinstance(event, PromptQueued):
-            self.prompts.labels("queued").inc()
-        elif isinstance(event, PromptRejected):
-            self.prompts.labels("rejected").inc()
-        elif isinstance(event, ExecutionStarted):
-            self.runs_started.inc()
-        elif isinstance(event, NodeCompleted):
-            self.node_duration.labels(event.class_type, "success").observe(event.duration_s)
-        elif isinstance(event, NodeFailed):
-            self.node_duration.labels(event.class_type, "failed").observe(event.duration_s)
-        elif isinstance(event, NodeCached):
-            self.nodes_cached.inc(len(event.node_ids))
-        elif isinstance(event, ProviderCallRecorded):
-            self._observe_provider_call(event)
-        elif isinstance(event, ExecutionSucceeded):
-            self.prompts.labels("success").inc()
-        elif isinstance(event, ExecutionFailed):
-            self.prompts.labels("failed").inc()
-        elif isinstance(event, ExecutionInterrupted):
-            self.prompts.labels("interrupted").inc()
-        elif isinstance(event, PromptDeleted):
-            self.prompts.labels("deleted").inc()
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def _event_handlers(self) -> dict[type, Callable[[Any], None]]:
+        """One handler per event type that a metric counts; others are skipped."""
+        prompts = self.prompts
+        node_duration = self.node_duration
+        return {
+            PromptQueued: lambda event: prompts.labels("queued").inc(),
+            PromptRejected: lambda event: prompts.labels("rejected").inc(),
+            ExecutionStarted: lambda event: self.runs_started.inc(),
+            NodeCompleted: lambda event: node_duration.labels(event.class_type, "success").observe(
+                event.duration_s
+            ),
+            NodeFailed: lambda event: node_duration.labels(event.class_type, "failed").observe(
+                event.duration_s
+            ),
+            NodeCached: lambda event: self.nodes_cached.inc(len(event.node_ids)),
+            ProviderCallRecorded: self._observe_provider_call,
+            ExecutionSucceeded: lambda event: prompts.labels("success").inc(),
+            ExecutionFailed: lambda event: prompts.labels("failed").inc(),
+            ExecutionInterrupted: lambda event: prompts.labels("interrupted").inc(),
+            PromptDeleted: lambda event: prompts.labels("deleted").inc(),
+        }
 
     def _observe_provider_call(self, event: ProviderCallRecorded) -> None:
         self.provider_latency.labels(event.provider, event.outcome).observe(event.latency_s)

@@ -48,6 +48,32 @@ def test_deep_nesting_answers_400(limited):
     assert json.loads(raw)["error"]["type"] == "invalid_json"
 
 
+def test_nesting_one_past_the_limit_answers_400(limited):
+    # 65 levels: the object, then 64 arrays, with "{" and "[" inside a string
+    # that must not count as nesting.
+    body = b'{"prompt": {}, "note": "[[{{", "x": ' + b"[" * 64 + b"]" * 64 + b"}"
+    status, raw, _ = limited.request("POST", "/prompt", raw=body)
+    assert status == 400
+    error = json.loads(raw)["error"]
+    assert error["type"] == "invalid_json"
+    assert error["details"] == {"max_depth": 64}
+
+
+def test_nesting_at_the_limit_passes_the_json_check(limited):
+    body = b'{"prompt": {}, "x": ' + b"[" * 63 + b"]" * 63 + b"}"
+    status, raw, _ = limited.request("POST", "/prompt", raw=body)
+    assert json.loads(raw)["error"]["type"] != "invalid_json", raw
+    assert status == 400  # an empty prompt, rejected by validation
+    assert status == 400  # an empty prompt, rejected by validation
+
+
+def test_many_shallow_brackets_pass_the_json_check(limited):
+    body = json.dumps({"prompt": {}, "x": [[] for _ in range(200)]}).encode()
+    status, raw, _ = limited.request("POST", "/prompt", raw=body)
+    assert json.loads(raw)["error"]["type"] != "invalid_json", raw
+    assert status == 400  # an empty prompt, rejected by validation
+
+
 def test_nan_answers_400(limited):
     status, raw, _ = limited.request("POST", "/prompt", raw=b'{"prompt": {}, "number": NaN}')
     assert status == 400
