@@ -48,9 +48,9 @@ def test_deep_nesting_answers_400(limited):
     assert json.loads(raw)["error"]["type"] == "invalid_json"
 
 
-def test_nesting_one_past_the_limit_answers_400(limited):
-    # 65 levels: the object, then 64 arrays, with "{" and "[" inside a string
-    # that must not count as nesting.
+def test_depth_65_answers_400(limited):
+    # The object and 64 arrays. Brackets inside the string add to the
+    # bracket count but not to the depth.
     body = b'{"prompt": {}, "note": "[[{{", "x": ' + b"[" * 64 + b"]" * 64 + b"}"
     status, raw, _ = limited.request("POST", "/prompt", raw=body)
     assert status == 400
@@ -59,7 +59,7 @@ def test_nesting_one_past_the_limit_answers_400(limited):
     assert error["details"] == {"max_depth": 64}
 
 
-def test_nesting_at_the_limit_passes_the_json_check(limited):
+def test_depth_64_passes_json_check(limited):
     body = b'{"prompt": {}, "x": ' + b"[" * 63 + b"]" * 63 + b"}"
     status, raw, _ = limited.request("POST", "/prompt", raw=body)
     assert json.loads(raw)["error"]["type"] != "invalid_json", raw
@@ -67,7 +67,7 @@ def test_nesting_at_the_limit_passes_the_json_check(limited):
     assert status == 400  # an empty prompt, rejected by validation
 
 
-def test_many_shallow_brackets_pass_the_json_check(limited):
+def test_shallow_brackets_pass_json_check(limited):
     body = json.dumps({"prompt": {}, "x": [[] for _ in range(200)]}).encode()
     status, raw, _ = limited.request("POST", "/prompt", raw=body)
     assert json.loads(raw)["error"]["type"] != "invalid_json", raw
