@@ -6,13 +6,11 @@ import asyncio
 import hashlib
 import itertools
 import os
-import queue
 import re
-import threading
-from collections import deque
 from pathlib import Path
 
 from ..errors import NotFoundError, StorageError
+from ..events.serial_thread import SerialThread
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -99,70 +97,16 @@ class ArtifactWriter:
     """One thread that writes artifacts for the event loop, in submission order.
 
     ``submit`` returns an asyncio future that resolves once the bytes are
-    stored. Completions reach the loop in batches: while one wakeup is
-    pending, later completions ride along with it, so a busy loop is not
-    woken once per write.
+    stored, so nodes and the loop never wait on file I/O themselves.
     """
 
     def __init__(self, store: ArtifactStore) -> None:
         self.store = store
-        self._jobs: queue.SimpleQueue[tuple[list[tuple[str, bytes]], asyncio.Future[None]] | None]
-        self._jobs = queue.SimpleQueue()
-        self._done: deque[tuple[asyncio.Future[None], BaseException | None]] = deque()
-        self._wake_pending = False
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._thread = SerialThread("brushwork-artifacts")
 
     def submit(self, blobs: list[tuple[str, bytes]]) -> asyncio.Future[None]:
-        loop = asyncio.get_running_loop()
-        if self._thread is None:
-            self._loop = loop
-            self._thread = threading.Thread(
-                target=self._run, name="brushwork-artifacts", daemon=True)
-            self._thread.start()
-        future: asyncio.Future[None] = loop.create_future()
-        self._jobs.put((blobs, future))
-        return future
+        return self._thread.submit(self.store.write_all, blobs)
 
     def close(self) -> None:
         """Finish the queued writes, then stop the thread (call from any thread)."""
-        if self._thread is not None:
-            self._jobs.put(None)
-            self._thread.join()
-            self._thread = None
-
-    def _run(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            blobs, future = job
-            try:
-                self.store.write_all(blobs)
-                error: BaseException | None = None
-            except BaseException as exc:  # handed to the awaiting node
-                error = exc
-            with self._lock:
-                self._done.append((future, error))
-                if self._wake_pending:
-                    continue
-                self._wake_pending = True
-            assert self._loop is not None
-            try:
-                self._loop.call_soon_threadsafe(self._deliver)
-            except RuntimeError:
-                return  # the loop is closed, so no node awaits these writes
-
-    def _deliver(self) -> None:
-        with self._lock:
-            self._wake_pending = False
-            done = list(self._done)
-            self._done.clear()
-        for future, error in done:
-            if future.cancelled():
-                continue
-            if error is None:
-                future.set_result(None)
-            else:
-                future.set_exception(error)
+        self._thread.close()

@@ -6,7 +6,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import anyio
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Connection, Engine
@@ -19,6 +18,7 @@ from .checkpoints import write_checkpoints
 from .codec import decode_event, encode_event
 from .faults import FaultInjector
 from .schema import events
+from .serial_thread import SerialThread
 from .store import AppendRequest, InlineProjection, RecordedEvent
 
 log = structlog.get_logger(__name__)
@@ -59,11 +59,12 @@ class SqlEventStore:
         # aiosqlite costs several thread hops per statement, this costs one per
         # transaction (see docs/adr/0006-sqlite-append-thread.md).
         self._sync_engine = sync_engine
-        self._sync_limiter = anyio.CapacityLimiter(1)
+        self._append_thread = SerialThread("brushwork-append")
 
     async def close(self) -> None:
         await self.engine.dispose()
         if self._sync_engine is not None:
+            self._append_thread.close()
             self._sync_engine.dispose()
 
     async def append_batch(self, requests: Sequence[AppendRequest]) -> list[list[RecordedEvent]]:
@@ -111,8 +112,7 @@ class SqlEventStore:
 
     async def _append_once(self, requests: Sequence[AppendRequest]) -> list[list[RecordedEvent]]:
         if self._sync_engine is not None:
-            records, heads = await anyio.to_thread.run_sync(
-                self._append_in_thread, requests, limiter=self._sync_limiter)
+            records, heads = await self._append_thread.call(self._append_in_thread, requests)
         else:
             async with self.engine.begin() as conn:
                 records, heads = await conn.run_sync(self._append_body, requests)
