@@ -169,6 +169,7 @@ class Runtime:
             # are discarded because their tasks are already cancelled.
             self.executor.stop_threads()
         await anyio.to_thread.run_sync(self.executor.close)
+        self.lanes.close()
         await self.writer.close()
         self.task_group.cancel_scope.cancel()
 

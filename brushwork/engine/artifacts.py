@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from ..errors import NotFoundError, StorageError
-from ..events.serial_thread import SerialThread
+from ..events.worker_threads import WorkerThreads
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -102,7 +102,7 @@ class ArtifactWriter:
 
     def __init__(self, store: ArtifactStore) -> None:
         self.store = store
-        self._thread = SerialThread("brushwork-artifacts")
+        self._thread = WorkerThreads("brushwork-artifacts")
 
     def submit(self, blobs: list[tuple[str, bytes]]) -> asyncio.Future[None]:
         return self._thread.submit(self.store.write_all, blobs)

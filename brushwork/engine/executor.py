@@ -609,27 +609,30 @@ class _PromptRun:
         if inspect.iscoroutinefunction(node.execute):
             async with self.executor.lanes.io(cls.provider):
                 results = [await node.execute(ctx, **kwargs) for kwargs in calls]
-            return await anyio.to_thread.run_sync(
-                self._collect, cls, results, limiter=self.executor.lanes.cpu_limiter)
+            collected: _Collected = await self.executor.lanes.cpu_threads.call(
+                self._collect, cls, results)
+            return collected
         work = _SyncCall(self, node, cls, ctx, calls)
         if cls.lane == "inline":
             return work()
         device_lane = cls.lane == "device"
-        limiter = (self.executor.lanes.device_limiter(ctx.device) if device_lane
-                   else self.executor.lanes.cpu_limiter)
         placement = self.executor.placement
         key = (placement.key(cls.class_type, calls, _placement_ignores(cls))
                if placement.enabled and cls.inline_when_fast else None)
         if placement.runs_inline(key):
             if device_lane:
                 # Still one node at a time on the device.
-                async with limiter:
+                async with self.executor.lanes.device_limiter(ctx.device):
                     result = work()
             else:
                 result = work()
             placement.record_inline_run(key, work.seconds)
             return result
-        result = await anyio.to_thread.run_sync(work, limiter=limiter)
+        if device_lane:
+            result = await anyio.to_thread.run_sync(
+                work, limiter=self.executor.lanes.device_limiter(ctx.device))
+        else:
+            result = await self.executor.lanes.cpu_threads.call(work)
         placement.record_thread_run(key, work.seconds)
         return result
 

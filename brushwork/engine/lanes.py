@@ -7,12 +7,15 @@ from contextlib import asynccontextmanager
 
 import anyio
 
+from ..events.worker_threads import WorkerThreads
+
 
 class Lanes:
     def __init__(self, *, cpu_threads: int = 4, device_concurrency: int = 1,
                  provider_limits: dict[str, int] | None = None,
                  default_provider_limit: int = 16) -> None:
-        self.cpu_limiter = anyio.CapacityLimiter(cpu_threads)
+        # CPU-lane runs go to these threads, which also bound how many run at once.
+        self.cpu_threads = WorkerThreads("brushwork-cpu", cpu_threads)
         self.device_concurrency = device_concurrency
         self._devices: dict[str, anyio.CapacityLimiter] = {}
         self._provider_limits = provider_limits or {}
@@ -25,6 +28,10 @@ class Lanes:
             limiter = anyio.CapacityLimiter(self.device_concurrency)
             self._devices[device] = limiter
         return limiter
+
+    def close(self) -> None:
+        """Let the CPU threads end after their current runs, without waiting for them."""
+        self.cpu_threads.close(wait=False)
 
     @asynccontextmanager
     async def io(self, provider: str | None) -> AsyncIterator[None]:

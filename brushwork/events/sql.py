@@ -18,8 +18,8 @@ from .checkpoints import write_checkpoints
 from .codec import decode_event, encode_event
 from .faults import FaultInjector
 from .schema import events
-from .serial_thread import SerialThread
 from .store import AppendRequest, InlineProjection, RecordedEvent
+from .worker_threads import WorkerThreads
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +59,7 @@ class SqlEventStore:
         # aiosqlite costs several thread hops per statement, this costs one per
         # transaction (see docs/adr/0006-sqlite-append-thread.md).
         self._sync_engine = sync_engine
-        self._append_thread = SerialThread("brushwork-append")
+        self._append_thread = WorkerThreads("brushwork-append")
 
     async def close(self) -> None:
         await self.engine.dispose()

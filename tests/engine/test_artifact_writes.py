@@ -59,7 +59,10 @@ async def test_failed_artifact_write_fails_the_node(tmp_path, monkeypatch):
     assert all("no space left on device" in e.exception_message for e in failed_nodes)
     assert failed_run.node_id == "1"
     assert "1" not in failed_run.executed
-    assert [e.node_id for e in of_type(records, NodeCompleted)] == []
+    # Nodes 1 to 3 write artifacts, so none of them completes. Node 4 writes
+    # none and may complete on the values in memory before the run stops.
+    completed = {e.node_id for e in of_type(records, NodeCompleted)}
+    assert completed <= {"4"}
 
 
 @pytest.mark.asyncio

@@ -1,10 +1,11 @@
-"""One thread that runs blocking calls in submission order for an event loop.
+"""Threads that run blocking calls for an event loop, in submission order with one thread.
 
 ``anyio.to_thread.run_sync`` costs about 90 microseconds of CPU per call on
 a 2-core VM (a capacity limiter, a cancel scope, an event and a thread
 wakeup), against about 13 for a queue and ``call_soon_threadsafe`` (measured
 with a no-op call under uvloop). The SQLite append path and the artifact
-writes run a call per commit or per node, so they use this class instead.
+writes run a call per commit, and nodes one per run in a thread, so they
+use this class instead.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ import anyio
 _Job = tuple[contextvars.Context, Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]
 
 
-class SerialThread:
-    """A daemon thread, started on first use, that runs calls one at a time.
+class WorkerThreads:
+    """Daemon threads, started on first use, that take calls from one queue.
+
+    With ``count=1`` the calls run one at a time in submission order; with
+    more, up to ``count`` run at once, which bounds the threads as a
+    capacity limiter would.
 
     Results reach the loop in batches: while one wakeup of the loop is
     pending, later results ride along with it, so a busy loop is not woken
@@ -31,26 +36,29 @@ class SerialThread:
     context variables (log ids) reach the thread as with ``to_thread``.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, count: int = 1) -> None:
+        if count < 1:
+            raise ValueError(f"invalid thread count {count}; give at least 1")
         self.name = name
+        self.count = count
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._done: deque[tuple[asyncio.Future[Any], Any, BaseException | None]] = deque()
         self._wake_pending = False
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def submit(self, function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """Queue ``function(*args)`` and return a future of its result."""
         loop = asyncio.get_running_loop()
-        if self._thread is None or self._loop is not loop:
+        if not self._threads or self._loop is not loop:
             self._start(loop)
         future: asyncio.Future[Any] = loop.create_future()
         self._jobs.put((contextvars.copy_context(), function, args, future))
         return future
 
     async def call(self, function: Callable[..., Any], *args: Any) -> Any:
-        """Run ``function(*args)`` in the thread and return its result.
+        """Run ``function(*args)`` in a thread and return its result.
 
         A cancelled caller still waits for the call to finish, as with
         ``to_thread.run_sync``, so it never returns while a commit it started is in flight.
@@ -59,24 +67,32 @@ class SerialThread:
         with anyio.CancelScope(shield=True):
             return await future
 
-    def close(self) -> None:
-        """Finish the queued calls, then stop the thread (call from any thread)."""
-        if self._thread is not None:
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the threads once the queued calls are done (call from any thread).
+
+        With ``wait``, return only then; without, a long call still running
+        (a node at shutdown) does not hold up the caller.
+        """
+        threads, self._threads = self._threads, []
+        for _ in threads:
             self._jobs.put(None)
-            self._thread.join()
-            self._thread = None
+        if wait:
+            for thread in threads:
+                thread.join()
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
-        # A new event loop (tests run several in turn) gets a fresh thread,
-        # because results are delivered to the loop that the thread was started for.
+        # A new event loop (tests run several in turn) gets fresh threads,
+        # because results are delivered to the loop that they were started for.
         self.close()
         with self._lock:
             self._done.clear()
             self._wake_pending = False
         self._loop = loop
-        self._thread = threading.Thread(target=self._run, args=(loop,), name=self.name,
-                                        daemon=True)
-        self._thread.start()
+        for index in range(self.count):
+            name = self.name if self.count == 1 else f"{self.name}-{index}"
+            thread = threading.Thread(target=self._run, args=(loop,), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def _run(self, loop: asyncio.AbstractEventLoop) -> None:
         while True:
