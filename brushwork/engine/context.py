@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import structlog
 
-from ..errors import CancelledByUserError
+from ..errors import CancelledByUserError, NodeTimeoutError
 from ..events.types import Event
 from .artifacts import ArtifactStore
 from .paths import DataPaths
@@ -66,6 +67,10 @@ class NodeContext:
         self.device = device
         self.principal = principal
         self._log: Any = None
+        # Set by the executor when the node class has a timeout: a
+        # time.monotonic() deadline and the error to raise past it.
+        self.deadline: float | None = None
+        self.timeout_error: NodeTimeoutError | None = None
 
     @property
     def log(self) -> Any:
@@ -84,11 +89,14 @@ class NodeContext:
         return hashlib.sha256(raw).hexdigest()[:32]
 
     def check_interrupted(self) -> None:
+        """Raise if the prompt was interrupted or this node ran past its timeout."""
         if self.interrupt.is_set():
             raise CancelledByUserError(f"prompt {self.prompt_id} was interrupted")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise self.timeout_error or NodeTimeoutError(f"node {self.node_id} timed out")
 
     def progress(self, value: float, total: float, preview: Any = None) -> None:
-        """Report progress (value of total); also the point where an interrupt stops the node."""
+        """Report progress (value of total); also where an interrupt or a timeout stops the node."""
         self.check_interrupted()
         if self._on_progress is not None:
             self._on_progress(self.node_id, float(value), float(total), preview)

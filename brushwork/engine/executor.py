@@ -543,6 +543,11 @@ class _PromptRun:
         began = time.perf_counter()
         timeout = self.executor.settings.node_timeouts.get(
             cls.class_type, self.executor.settings.default_node_timeout)
+        if timeout:
+            # Async nodes are cancelled at the deadline. A node in a thread
+            # cannot be, so its progress steps check the deadline instead.
+            ctx.deadline = time.monotonic() + timeout
+            ctx.timeout_error = _timeout_error(node_id, cls, timeout)
         try:
             ctx.check_interrupted()
             # Log lines from inside the node (provider retries, warnings) carry its ids;
@@ -551,12 +556,16 @@ class _PromptRun:
                     prompt_id=self.prompt_id, node_id=node_id), (
                     anyio.fail_after(timeout) if timeout else _null_scope()):
                 items, values, ui, blobs = await self._call(node, cls, ctx, inputs)
-        except TimeoutError:
-            error = NodeTimeoutError(
-                f"node {node_id} ({cls.class_type}) timed out after {timeout:g} s; "
-                f"raise its timeout with --node-timeout {cls.class_type}=SECONDS"
-            )
-            self._fail(node_id, cls, error, inputs, attempt, began)
+            if ctx.timeout_error is not None and ctx.deadline is not None \
+                    and time.monotonic() > ctx.deadline:
+                # A synchronous node without progress steps ran to its end
+                # past the deadline: it still fails, as the timeout promises.
+                raise ctx.timeout_error
+        except TimeoutError as error:
+            # From the deadline, or raised by the node itself (a socket timeout).
+            past_deadline = ctx.deadline is not None and time.monotonic() >= ctx.deadline
+            self._fail(node_id, cls, ctx.timeout_error if past_deadline and ctx.timeout_error
+                       else error, inputs, attempt, began)
         except anyio.get_cancelled_exc_class():
             # Kept in self.running: the interrupt message names the node it stopped.
             raise
@@ -722,6 +731,13 @@ class _SyncCall:
         collected = self.run._collect(self.cls, results)
         self.seconds = time.perf_counter() - began
         return collected
+
+
+def _timeout_error(node_id: str, cls: type[Node], timeout: float) -> NodeTimeoutError:
+    return NodeTimeoutError(
+        f"node {node_id} ({cls.class_type}) timed out after {timeout:g} s; "
+        f"raise its timeout with --node-timeout {cls.class_type}=SECONDS"
+    )
 
 
 def _placement_ignores(cls: type[Node]) -> frozenset[str]:

@@ -224,6 +224,62 @@ async def test_node_timeout_fails_node(tmp_path):
     assert "timed out after 0.2 s" in run.exception_message
 
 
+@pytest.mark.asyncio
+async def test_thread_node_timeout_stops_at_progress(tmp_path):
+    settings = make_settings(tmp_path, node_timeouts={"TestSlowAdd": 0.2})
+    async with Runtime(settings, make_registry()) as rt:
+        prompt = {"1": const(1), "2": {"class_type": "TestSlowAdd", "inputs": {
+            "a": ["1", 0], "seconds": 3}}, "3": show(["2", 0])}
+        began = time.perf_counter()
+        _, records = await run_prompt(rt, prompt)
+    # Ten progress steps of 0.3 s: the node stops at the first step past 0.2 s.
+    assert time.perf_counter() - began < 2
+    run = of_type(records, ExecutionFailed)[0]
+    assert run.node_id == "2"
+    assert "timed out after 0.2 s" in run.exception_message
+    assert "--node-timeout TestSlowAdd=SECONDS" in run.exception_message
+    assert "2" not in {e.node_id for e in of_type(records, NodeCompleted)}
+
+
+@pytest.mark.asyncio
+async def test_thread_node_past_timeout_fails(tmp_path):
+    settings = make_settings(tmp_path, node_timeouts={"TestQuietSleep": 0.1})
+    async with Runtime(settings, make_registry()) as rt:
+        prompt = {"1": const(1), "2": {"class_type": "TestQuietSleep", "inputs": {
+            "value": ["1", 0], "seconds": 0.4}}, "3": show(["2", 0])}
+        _, records = await run_prompt(rt, prompt)
+    run = of_type(records, ExecutionFailed)[0]
+    assert run.node_id == "2"
+    assert "timed out after 0.1 s" in run.exception_message
+    assert "2" not in {e.node_id for e in of_type(records, NodeCompleted)}
+
+
+@pytest.mark.asyncio
+async def test_own_timeout_error_without_limit(tmp_path):
+    async with Runtime(make_settings(tmp_path), make_registry()) as rt:
+        prompt = {"1": const(1), "2": {"class_type": "TestFail", "inputs": {
+            "value": ["1", 0], "message": "socket read timed out", "kind": "timeout"}},
+            "3": show(["2", 0])}
+        _, records = await run_prompt(rt, prompt)
+    run = of_type(records, ExecutionFailed)[0]
+    assert run.node_id == "2"
+    assert run.exception_type == "TimeoutError"
+    assert run.exception_message == "socket read timed out"
+
+
+@pytest.mark.asyncio
+async def test_own_timeout_error_within_limit(tmp_path):
+    settings = make_settings(tmp_path, node_timeouts={"TestFail": 30})
+    async with Runtime(settings, make_registry()) as rt:
+        prompt = {"1": const(1), "2": {"class_type": "TestFail", "inputs": {
+            "value": ["1", 0], "message": "socket read timed out", "kind": "timeout"}},
+            "3": show(["2", 0])}
+        _, records = await run_prompt(rt, prompt)
+    run = of_type(records, ExecutionFailed)[0]
+    assert run.exception_type == "TimeoutError"
+    assert run.exception_message == "socket read timed out"
+
+
 async def _interrupt_when_started(rt, node_id: str) -> None:
     subscription = rt.broadcaster.subscribe()
     try:

@@ -69,13 +69,31 @@ class TestAsyncSleep(Node):
         return (value,)
 
 
-class TestFail(Node):
-    class_type = "TestFail"
+class TestQuietSleep(Node):
+    """Sleeps in its thread without progress steps, so nothing can stop it early."""
+
+    class_type = "TestQuietSleep"
     category = "testing"
-    inputs = (Input("value", "INT"), Input("message", "STRING", default="boom"))
+    inputs = (Input("value", "INT"), Input("seconds", "FLOAT", default=0.2, min=0, max=60))
     outputs = (Output("INT"),)
 
-    def execute(self, ctx: Any, value: int, message: str) -> tuple[int]:
+    def execute(self, ctx: Any, value: int, seconds: float) -> tuple[int]:
+        time.sleep(seconds)
+        return (value,)
+
+
+class TestFail(Node):
+    """Raises RuntimeError, or TimeoutError with ``kind`` "timeout", with the message."""
+
+    class_type = "TestFail"
+    category = "testing"
+    inputs = (Input("value", "INT"), Input("message", "STRING", default="boom"),
+              Input("kind", "STRING", default="runtime"))
+    outputs = (Output("INT"),)
+
+    def execute(self, ctx: Any, value: int, message: str, kind: str = "runtime") -> tuple[int]:
+        if kind == "timeout":
+            raise TimeoutError(message)
         raise RuntimeError(message)
 
 
@@ -179,7 +197,7 @@ def _count_run(ctx: Any, name: str) -> None:
 
 
 NODE_CLASSES = [
-    TestConstant, TestAdd, TestSlowAdd, TestAsyncSleep, TestFail, TestOutput,
+    TestConstant, TestAdd, TestSlowAdd, TestAsyncSleep, TestQuietSleep, TestFail, TestOutput,
     TestLazySwitch, TestMakeList, TestSumList, TestCrashProcess, TestThreadName,
     TestThreadNameOffLoop,
 ]
