@@ -97,7 +97,7 @@ class ArtifactWriter:
     """One thread that writes artifacts for the event loop, in submission order.
 
     ``submit`` returns an asyncio future that resolves once the bytes are
-    stored, so nodes and the loop never wait on file I/O themselves.
+    stored. The writes happen in that thread, off the event loop and the node threads.
     """
 
     def __init__(self, store: ArtifactStore) -> None:

@@ -67,10 +67,8 @@ class NodeContext:
         self.device = device
         self.principal = principal
         self._log: Any = None
-        # Set by the executor when the node class has a timeout: a
-        # time.monotonic() deadline and the error to raise past it.
-        self.deadline: float | None = None
-        self.timeout_error: NodeTimeoutError | None = None
+        self._deadline: float | None = None
+        self._timeout_error: NodeTimeoutError | None = None
 
     @property
     def log(self) -> Any:
@@ -88,12 +86,24 @@ class NodeContext:
         raw = f"{self.prompt_id}:{self.node_id}:{self.attempt}".encode()
         return hashlib.sha256(raw).hexdigest()[:32]
 
+    def set_timeout(self, deadline: float, error: NodeTimeoutError) -> None:
+        """Make progress steps raise ``error`` once ``time.monotonic()`` passes ``deadline``."""
+        self._deadline = deadline
+        self._timeout_error = error
+
+    def timed_out(self) -> NodeTimeoutError | None:
+        """Return the timeout error once the deadline has passed, else None."""
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            return self._timeout_error
+        return None
+
     def check_interrupted(self) -> None:
         """Raise if the prompt was interrupted or this node ran past its timeout."""
         if self.interrupt.is_set():
             raise CancelledByUserError(f"prompt {self.prompt_id} was interrupted")
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise self.timeout_error or NodeTimeoutError(f"node {self.node_id} timed out")
+        error = self.timed_out()
+        if error is not None:
+            raise error
 
     def progress(self, value: float, total: float, preview: Any = None) -> None:
         """Report progress (value of total); also where an interrupt or a timeout stops the node."""

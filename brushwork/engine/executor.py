@@ -546,8 +546,7 @@ class _PromptRun:
         if timeout:
             # Async nodes are cancelled at the deadline. A node in a thread
             # cannot be, so its progress steps check the deadline instead.
-            ctx.deadline = time.monotonic() + timeout
-            ctx.timeout_error = _timeout_error(node_id, cls, timeout)
+            ctx.set_timeout(time.monotonic() + timeout, _timeout_error(node_id, cls, timeout))
         try:
             ctx.check_interrupted()
             # Log lines from inside the node (provider retries, warnings) carry its ids;
@@ -556,16 +555,14 @@ class _PromptRun:
                     prompt_id=self.prompt_id, node_id=node_id), (
                     anyio.fail_after(timeout) if timeout else _null_scope()):
                 items, values, ui, blobs = await self._call(node, cls, ctx, inputs)
-            if ctx.timeout_error is not None and ctx.deadline is not None \
-                    and time.monotonic() > ctx.deadline:
-                # A synchronous node without progress steps ran to its end
-                # past the deadline: it still fails, as the timeout promises.
-                raise ctx.timeout_error
+            # A thread node without progress steps runs to its end, so one that
+            # returns past the deadline fails here.
+            late = ctx.timed_out()
+            if late is not None:
+                raise late
         except TimeoutError as error:
             # From the deadline, or raised by the node itself (a socket timeout).
-            past_deadline = ctx.deadline is not None and time.monotonic() >= ctx.deadline
-            self._fail(node_id, cls, ctx.timeout_error if past_deadline and ctx.timeout_error
-                       else error, inputs, attempt, began)
+            self._fail(node_id, cls, ctx.timed_out() or error, inputs, attempt, began)
         except anyio.get_cancelled_exc_class():
             # Kept in self.running: the interrupt message names the node it stopped.
             raise
@@ -624,24 +621,24 @@ class _PromptRun:
         work = _SyncCall(self, node, cls, ctx, calls)
         if cls.lane == "inline":
             return work()
-        device_lane = cls.lane == "device"
+        lanes = self.executor.lanes
+        device_limiter = lanes.device_limiter(ctx.device) if cls.lane == "device" else None
         placement = self.executor.placement
         key = (placement.key(cls.class_type, calls, _placement_ignores(cls))
                if placement.enabled and cls.inline_when_fast else None)
         if placement.runs_inline(key):
-            if device_lane:
+            if device_limiter is not None:
                 # Still one node at a time on the device.
-                async with self.executor.lanes.device_limiter(ctx.device):
+                async with device_limiter:
                     result = work()
             else:
                 result = work()
             placement.record_inline_run(key, work.seconds)
             return result
-        if device_lane:
-            result = await anyio.to_thread.run_sync(
-                work, limiter=self.executor.lanes.device_limiter(ctx.device))
+        if device_limiter is not None:
+            result = await anyio.to_thread.run_sync(work, limiter=device_limiter)
         else:
-            result = await self.executor.lanes.cpu_threads.call(work)
+            result = await lanes.cpu_threads.call(work)
         placement.record_thread_run(key, work.seconds)
         return result
 
@@ -734,6 +731,7 @@ class _SyncCall:
 
 
 def _timeout_error(node_id: str, cls: type[Node], timeout: float) -> NodeTimeoutError:
+    """Build the error of a node that ran past its ``--node-timeout``."""
     return NodeTimeoutError(
         f"node {node_id} ({cls.class_type}) timed out after {timeout:g} s; "
         f"raise its timeout with --node-timeout {cls.class_type}=SECONDS"

@@ -1,11 +1,12 @@
 """Placement of synchronous node runs: in the lane's thread, or on the event loop.
 
 A thread hop cost about 0.1 ms of CPU on an idle 2-core VM with
-``anyio.to_thread.run_sync`` and still costs two thread wakeups with the
-CPU lane's own threads (``WorkerThreads``), more while the loop and the
-writer thread compete for the cores. That is more than many image
-operations cost on small images, so a node whose runs with the same inputs'
-shapes and settings finished under a threshold runs on the event loop instead.
+``anyio.to_thread.run_sync``. The CPU lane's own threads (``WorkerThreads``)
+cost less, but each hop still wakes a thread and then the loop, and takes
+longer while the loop and the writer thread compete for the cores. That is
+more than many image operations cost on small images, so a node whose runs
+with the same inputs' shapes and settings finished under a threshold runs
+on the event loop instead.
 
 The key is the node class plus the shape and dtype of each tensor input and
 the value of each other input (a blur radius changes the cost as much as

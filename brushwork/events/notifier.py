@@ -22,8 +22,8 @@ class Subscription:
         self._store = store
         self.position = after
         self._buffer: deque[RecordedEvent] = deque()
-        # Plain asyncio primitives: a subscription waits once per commit, and
-        # anyio's event and cancel scope cost several times more per wait.
+        # Plain asyncio primitives, because a subscription waits once per commit
+        # and anyio's event and cancel scope add several Python calls to each wait.
         self._ready = asyncio.Event()
         self._poked = False
 

@@ -26,9 +26,8 @@ _Job = tuple[contextvars.Context, Callable[..., Any], tuple[Any, ...], asyncio.F
 class WorkerThreads:
     """Daemon threads, started on first use, that take calls from one queue.
 
-    With ``count=1`` the calls run one at a time in submission order; with
-    more, up to ``count`` run at once, which bounds the threads as a
-    capacity limiter would.
+    With ``count=1`` the calls run one at a time in submission order. With
+    more, up to ``count`` run at once, as under a capacity limiter.
 
     Results reach the loop in batches: while one wakeup of the loop is
     pending, later results ride along with it, so a busy loop is not woken

@@ -36,7 +36,7 @@ _RETRY_DELAYS = (0.01, 0.05, 0.2, 0.5, 1.0, 2.0)
 
 
 class _Done:
-    """A one-shot flag whose event exists only once someone waits on it.
+    """A one-shot flag whose event is created only when a caller waits on it.
 
     Most appends are never awaited (node events), so they skip the cost of
     an event object per append.

@@ -64,7 +64,6 @@ def test_depth_64_passes_json_check(limited):
     status, raw, _ = limited.request("POST", "/prompt", raw=body)
     assert json.loads(raw)["error"]["type"] != "invalid_json", raw
     assert status == 400  # an empty prompt, rejected by validation
-    assert status == 400  # an empty prompt, rejected by validation
 
 
 def test_shallow_brackets_pass_json_check(limited):
