@@ -44,9 +44,9 @@ def fresh_database() -> Iterator[str]:
     try:
         yield f"postgresql+asyncpg://{USER}@{HOST}:{PORT}/{name}"
     finally:
-        anyio.run(_admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
-        anyio.run(_admin, f'DROP DATABASE IF EXISTS "{name}"')
+        # FORCE ends the remaining sessions and drops in one statement, so a
+        # process that reconnects (a LISTEN retry) cannot slip in between.
+        anyio.run(_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def read_events(url: str) -> list[dict[str, Any]]:
