@@ -170,6 +170,7 @@ class Runtime:
             self.executor.stop_threads()
         await anyio.to_thread.run_sync(self.executor.close)
         self.lanes.close()
+        self.artifacts.close()
         await self.writer.close()
         self.task_group.cancel_scope.cancel()
 

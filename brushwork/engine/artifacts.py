@@ -4,33 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
-import os
 import re
 from pathlib import Path
 
-from ..errors import NotFoundError, StorageError
+from ..errors import NotFoundError
 from ..events.worker_threads import WorkerThreads
+from .packs import PackFiles
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class ArtifactStore:
-    """Files under ``root/sha256/ab/cdef...``; a write is atomic (temp file, then rename).
+    """Bytes named by their sha256, appended to pack files under ``root/packs``.
 
-    ``fsync=True`` flushes each new file and its directory before ``put``
-    returns, so an event that names the hash never outlives the bytes.
+    Reads also find loose files under ``root/sha256/ab/cdef...``, the layout
+    that data directories written before pack files use. ``fsync=True``
+    flushes each batch of new bytes before ``write_all`` returns, so an
+    event that names a hash never outlives the bytes.
     """
 
     def __init__(self, root: Path, *, fsync: bool = False) -> None:
         self.root = root
         self.fsync = fsync
-        self._known_dirs: set[Path] = set()
-        self._counter = itertools.count()
+        self.packs = PackFiles(root / "packs", fsync=fsync)
 
-    def path_for(self, digest: str) -> Path:
-        if not _SHA256.match(digest):
-            raise ValueError(f"invalid sha256 digest {digest!r}")
+    def _loose_path(self, digest: str) -> Path:
         return self.root / "sha256" / digest[:2] / digest[2:]
 
     @staticmethod
@@ -42,47 +40,40 @@ class ArtifactStore:
         self.write(digest, data)
         return digest
 
-    def write_all(self, blobs: list[tuple[str, bytes]]) -> None:
-        for digest, data in blobs:
-            self.write(digest, data)
-
     def write(self, digest: str, data: bytes) -> None:
         """Store ``data`` under ``digest``, which the caller computed with ``digest()``."""
-        path = self.path_for(digest)
-        if path.exists():
-            return
-        try:
-            if path.parent not in self._known_dirs:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._known_dirs.add(path.parent)
-            # A unique temporary name per process and call; the rename is atomic,
-            # so a reader sees either no file or the whole file.
-            tmp_name = path.parent / f".tmp-{os.getpid()}-{next(self._counter)}"
-            fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                if self.fsync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            os.replace(tmp_name, path)
-            if self.fsync:
-                dir_fd = os.open(path.parent, os.O_RDONLY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
-        except OSError as exc:
-            raise StorageError(f"writing artifact {digest} failed: {exc}") from exc
+        self.write_all([(digest, data)])
+
+    def write_all(self, blobs: list[tuple[str, bytes]]) -> None:
+        """Store several blobs with one write (and one fsync); raise StorageError on failure."""
+        for digest, _ in blobs:
+            _check_digest(digest)
+        self.packs.append(blobs)
 
     def get(self, digest: str) -> bytes:
-        path = self.path_for(digest)
+        _check_digest(digest)
+        data = self.packs.read(digest)
+        if data is not None:
+            return data
         try:
-            return path.read_bytes()
+            return self._loose_path(digest).read_bytes()
         except FileNotFoundError:
             raise NotFoundError(f"artifact {digest} is missing from {self.root}") from None
 
     def exists(self, digest: str) -> bool:
-        return self.path_for(digest).exists()
+        return self.location(digest) is not None
+
+    def location(self, digest: str) -> tuple[Path, int, int] | None:
+        """Return the file that contains a digest's bytes, their offset and length, or None."""
+        _check_digest(digest)
+        found = self.packs.locate(digest)
+        if found is not None:
+            return found
+        loose = self._loose_path(digest)
+        try:
+            return loose, 0, loose.stat().st_size
+        except FileNotFoundError:
+            return None
 
     def verify(self, digest: str) -> bool:
         """Return True if the stored bytes still hash to ``digest``."""
@@ -91,6 +82,14 @@ class ArtifactStore:
         except NotFoundError:
             return False
         return hashlib.sha256(data).hexdigest() == digest
+
+    def close(self) -> None:
+        self.packs.close()
+
+
+def _check_digest(digest: str) -> None:
+    if not _SHA256.match(digest):
+        raise ValueError(f"invalid sha256 digest {digest!r}; expected 64 lowercase hex digits")
 
 
 class ArtifactWriter:

@@ -2,7 +2,7 @@
 
     <data-dir>/
       brushwork.db        SQLite event log and projections (unless --database-url)
-      artifacts/sha256/   content-addressed node outputs: ab/cdef... (sha256 hex)
+      artifacts/packs/    node outputs by sha256, in append-only pack files
       input/              LoadImage sources and POST /upload/image targets
       output/             SaveImage results (served by /view?type=output)
       temp/               PreviewImage results (type=temp), cleared on start

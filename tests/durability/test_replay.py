@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+from brushwork.engine.artifacts import ArtifactStore
 from tests.support.log import read_events
 from tests.support.server import REPO, wait_for
 
@@ -48,8 +49,14 @@ def test_replay_detects_corrupt_artifact(server_factory):
     completed = [e for e in read_events(server.data_dir)
                  if e["type"] == "NodeCompleted" and e["node_id"] == "2"]
     digest = completed[0]["outputs"][0][0][2]
-    path = server.data_dir / "artifacts" / "sha256" / digest[:2] / digest[2:]
-    path.write_bytes(path.read_bytes()[:-1] + b"\x00")
+    location = ArtifactStore(server.data_dir / "artifacts").location(digest)
+    assert location is not None
+    path, offset, length = location
+    with open(path, "r+b") as handle:  # flip the record's last byte in its pack file
+        handle.seek(offset + length - 1)
+        last = handle.read(1)
+        handle.seek(offset + length - 1)
+        handle.write(bytes([last[0] ^ 0xFF]))
     result = cli("replay", prompt_id, "--data-dir", str(server.data_dir), "--json")
     assert result.returncode == 1
     report = json.loads(result.stdout)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 
 import anyio
 import pytest
 
+from brushwork.engine import packs
 from brushwork.engine.artifacts import ArtifactStore, ArtifactWriter
-from brushwork.errors import StorageError
 from brushwork.events.types import ExecutionFailed, NodeCompleted, NodeFailed
 from tests.engine.conftest import TERMINAL, of_type, open_runtime, run_prompt
 
@@ -46,10 +47,10 @@ async def test_completed_outputs_are_on_disk(tmp_path):
 @pytest.mark.asyncio
 async def test_failed_artifact_write_fails_the_node(tmp_path, monkeypatch):
     async with open_runtime(tmp_path) as rt:
-        def full_disk(digest: str, data: bytes) -> None:
-            raise StorageError(f"writing artifact {digest} failed: no space left on device")
+        def full_disk(fd: int, data: bytes) -> None:
+            raise OSError(errno.ENOSPC, "no space left on device")
 
-        monkeypatch.setattr(rt.artifacts, "write", full_disk)
+        monkeypatch.setattr(packs, "_write_all", full_disk)
         _, records = await run_prompt(rt, CHAIN)
     # The artifact thread writes in order, so node 1's failure arrives first.
     # Node 2 may fail the same way before the run stops it.
