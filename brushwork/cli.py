@@ -54,8 +54,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database-url", default=os.environ.get("BRUSHWORK_DATABASE_URL"),
                         help="SQLAlchemy URL of the event log, e.g. "
                              "postgresql+asyncpg://host/db (default: SQLite in the data dir)")
-    parser.add_argument("--log-format", choices=("console", "json"), default="console",
-                        help="log line format")
+    parser.add_argument("--log-format", choices=("auto", "console", "json"), default="auto",
+                        help="log line format: console for people, json for one JSON object "
+                             "per line; auto (default) picks console when stderr is a terminal")
     parser.add_argument("--log-level", default=None,
                         help="minimum log level: debug, info, warning or error")
 

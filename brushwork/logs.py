@@ -27,8 +27,13 @@ def _processors() -> list[Any]:
 
 
 def configure(fmt: str = "console", level: str = "info") -> None:
-    if fmt not in ("console", "json"):
-        raise ValueError(f"invalid log format {fmt!r}; use console or json")
+    """Set up structlog; ``auto`` means console on a terminal and JSON lines otherwise."""
+    if fmt not in ("auto", "console", "json"):
+        raise ValueError(f"invalid log format {fmt!r}; use auto, console or json")
+    if fmt == "auto":
+        # Rendering a console line costs about twice a JSON line, and a log
+        # collector wants JSON anyway.
+        fmt = "console" if sys.stderr.isatty() else "json"
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ValueError(f"invalid log level {level!r}; use debug, info, warning or error")
