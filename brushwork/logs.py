@@ -42,6 +42,6 @@ def configure(fmt: str = "console", level: str = "info") -> None:
     structlog.configure(
         processors=[*_processors(), renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
