@@ -89,6 +89,10 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--commit-linger-ms", type=_milliseconds, default=5.0, metavar="MS",
                         help="how long node events that no caller waits for may wait to "
                              "share one commit (default 5; 0 commits each at once)")
+    parser.add_argument("--commit-interval-ms", type=_milliseconds, default=5.0, metavar="MS",
+                        help="minimum time from the start of one event commit to the start "
+                             "of the next; under load, larger batches share each commit "
+                             "(default 5; 0 commits as soon as the writer is free)")
     parser.add_argument("--inline-node-ms", type=_milliseconds, default=1.0, metavar="MS",
                         help="run a synchronous node on the event loop, without a thread hop, "
                              "once its runs with the same input shapes and settings took "
@@ -172,6 +176,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         settings.cpu_threads = args.cpu_threads
         settings.sqlite_synchronous = args.sqlite_synchronous
         settings.commit_linger = args.commit_linger_ms / 1000
+        settings.commit_interval = args.commit_interval_ms / 1000
         settings.inline_threshold = args.inline_node_ms / 1000
         settings.extra_node_modules = list(args.extra_nodes)
         settings.provider_base_urls = dict(args.provider_base_url)

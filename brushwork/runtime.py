@@ -76,7 +76,8 @@ class Runtime:
         self.store = SqlEventStore(self.engine, self.projections, sync_engine=sync_engine)
         await catch_up(self.engine, self.store, self.projections)
         self.broadcaster = Broadcaster()
-        self.writer = EventWriter(self.store, self.broadcaster, linger=settings.commit_linger)
+        self.writer = EventWriter(self.store, self.broadcaster, linger=settings.commit_linger,
+                                  min_interval=settings.commit_interval)
         self.reader = ProjectionReader(self.engine)
         self.artifacts = ArtifactStore(self.paths.artifacts, fsync=settings.artifact_fsync)
         self.validator = PromptValidator(

@@ -17,6 +17,8 @@ class Settings:
     sqlite_synchronous: str = "NORMAL"
     # Seconds that node events no caller awaits may wait to share a commit.
     commit_linger: float = 0.005
+    # Seconds from the start of one commit to the start of the next, at least.
+    commit_interval: float = 0.005
     # Synchronous nodes whose runs with the same input shapes and settings
     # took less than this many seconds run on the event loop (0: never).
     inline_threshold: float = 0.001

@@ -112,6 +112,7 @@ class Scheduler:
         active, checkpoint = await self.load_active()
         subscription = self.broadcaster.subscribe(self.store, after=checkpoint)
         self.executor.next_prompt_waiting = lambda: bool(self._queued)
+        self.writer.backlog = lambda: bool(self._queued)
         for row in active:
             self._enqueue(QueuedPrompt(
                 row.prompt_id, row.number, row.position, row.prompt, row.extra_data,
