@@ -18,6 +18,7 @@ from . import db
 from .engine.artifacts import ArtifactStore
 from .engine.cache import OutputCache
 from .engine.commands import CommandSettings, PromptCommands
+from .engine.datadir_lock import DataDirLock
 from .engine.executor import Executor, ExecutorSettings
 from .engine.lanes import Lanes
 from .engine.placement import InlinePlacement
@@ -60,6 +61,12 @@ class Runtime:
     async def __aenter__(self) -> Runtime:
         settings = self.settings
         self._loop = asyncio.get_running_loop()
+        if is_sqlite(settings.resolved_database_url):
+            # Taken before the temp folder is cleared, which would pull files
+            # from under a process that already uses this directory.
+            lock = DataDirLock(self.paths.root)
+            lock.acquire()
+            self._stack.callback(lock.release)
         self.paths.create(clear_temp=True)
         set_data_paths(self.paths)
         self.engine = create_engine(

@@ -2,6 +2,7 @@
 
     <data-dir>/
       brushwork.db        SQLite event log and projections (unless --database-url)
+      brushwork.lock      held by the process that writes an SQLite log here
       artifacts/packs/    node outputs by sha256, in append-only pack files
       input/              LoadImage sources and POST /upload/image targets
       output/             SaveImage results (served by /view?type=output)
