@@ -253,7 +253,7 @@ class _PromptRun:
     async def execute(self) -> str:
         started = time.perf_counter()
         resumed = self.prior.started > 0
-        restored = self._restore_completed()
+        restored = await self._restore_completed()
         fingerprints = await self._fingerprints()
         keys = compute_cache_keys(self.prompt, self.registry, fingerprints)
         self.keys = keys
@@ -321,14 +321,36 @@ class _PromptRun:
             self.log.info("run_failed", node_id=failure.node_id, error=str(error))
         return outcome
 
-    def _restore_completed(self) -> set[str]:
+    async def _restore_completed(self) -> set[str]:
+        """Take the outputs of nodes completed in earlier attempts whose artifacts still verify."""
+        completed = {node_id: event for node_id, event in self.prior.completed.items()
+                     if node_id in self.prompt}
+        if not completed:
+            return set()
+        damaged = await anyio.to_thread.run_sync(self._damaged_artifacts, completed)
         restored = set()
-        for node_id, event in self.prior.completed.items():
-            if node_id in self.prompt:
-                self.results[node_id] = _NodeResult(event.outputs, None, event.ui)
-                restored.add(node_id)
-                self.executed.append(node_id)
+        for node_id, event in completed.items():
+            if node_id in damaged:
+                # Runs again instead of feeding its dependents missing or wrong bytes.
+                self.log.warning("artifact_unusable_on_resume", node_id=node_id,
+                                 sha256=damaged[node_id],
+                                 detail="missing or not matching its sha256; the node runs again")
+                continue
+            self.results[node_id] = _NodeResult(event.outputs, None, event.ui)
+            restored.add(node_id)
+            self.executed.append(node_id)
         return restored
+
+    def _damaged_artifacts(self, completed: dict[str, NodeCompleted]) -> dict[str, str]:
+        """Map each node with an artifact that is missing or fails its sha256 to that digest."""
+        damaged: dict[str, str] = {}
+        for node_id, event in completed.items():
+            for slot in event.outputs:
+                for item in slot:
+                    if (item.kind == "artifact" and item.ref and node_id not in damaged
+                            and not self.executor.artifacts.verify(item.ref)):
+                        damaged[node_id] = item.ref
+        return damaged
 
     async def _fingerprints(self) -> dict[str, Any]:
         values: dict[str, Any] = {}

@@ -10,7 +10,16 @@ import pytest
 
 from brushwork.engine import packs
 from brushwork.engine.artifacts import ArtifactStore, ArtifactWriter
-from brushwork.events.types import ExecutionFailed, NodeCompleted, NodeFailed
+from brushwork.engine.context import InterruptFlag
+from brushwork.engine.executor import PriorRun, QueuedPrompt
+from brushwork.events.types import (
+    ExecutionFailed,
+    ExecutionStarted,
+    ExecutionSucceeded,
+    NodeCompleted,
+    NodeFailed,
+    NodeStarted,
+)
 from tests.engine.conftest import TERMINAL, of_type, open_runtime, run_prompt
 
 CHAIN = {
@@ -75,3 +84,35 @@ async def test_writer_close_finishes_queued_writes(tmp_path):
     await anyio.to_thread.run_sync(writer.close)
     assert all(store.exists(digest) for digest, _ in blobs)
     await asyncio.gather(*futures)
+
+
+@pytest.mark.asyncio
+async def test_resume_reruns_node_with_damaged_artifact(tmp_path):
+    """A completed node whose stored output no longer matches its sha256 runs again."""
+    async with open_runtime(tmp_path, cache_policy="none") as rt:
+        prompt_id, records = await run_prompt(rt, CHAIN)
+        completed = {e.node_id: e for e in of_type(records, NodeCompleted)}
+        damaged_ref = completed["2"].outputs[0][0].ref
+        location = rt.artifacts.location(damaged_ref)
+        assert location is not None
+        path, offset, _ = location
+        with open(path, "r+b") as handle:
+            handle.seek(offset + 100)
+            handle.write(b"\xff\xff\xff\xff")
+
+        # As if killed while node 3 ran: nodes 1 and 2 completed, and 2's bytes are damaged.
+        history = [r for r in records if not isinstance(r.event, ExecutionSucceeded)
+                   and not (isinstance(r.event, NodeCompleted) and r.event.node_id in "34")]
+        prior = PriorRun.from_history(history)
+        queued = QueuedPrompt(prompt_id, 0, 0, CHAIN, {}, ["4"])
+        outcome = await rt.executor.run(queued, prior, InterruptFlag())
+        await rt.writer.flush()
+        again = (await rt.store.read_stream(prompt_id))[len(records):]
+
+    assert outcome == "success"
+    (started,) = of_type(again, ExecutionStarted)
+    assert started.skipped_nodes == ["1"]
+    assert [e.node_id for e in of_type(again, NodeStarted)] == ["2", "3", "4"]
+    completed_again = {e.node_id: e for e in of_type(again, NodeCompleted)}
+    assert completed_again["2"].outputs[0][0].ref == damaged_ref  # the same bytes, stored anew
+    assert completed_again["4"].ui == completed["4"].ui
