@@ -98,7 +98,8 @@ def _print_replay(run: Any) -> None:
         print("seeds: " + ", ".join(f"{k}={v}" for k, v in run.seeds.items()))
     for node in run.nodes.values():
         timing = f"{node.duration_s * 1000:8.1f} ms" if node.duration_s is not None else " " * 11
-        check = {True: "hashes ok", False: "HASH MISMATCH", None: ""}[node.verified]
+        check = {True: "hashes ok", False: f"ARTIFACT {str(node.problem).upper()}",
+                 None: ""}[node.verified]
         print(f"  {node.node_id:>6} {node.class_type:24} {node.outcome:18} {timing} "
               f"attempts={node.attempts} {check}")
     if run.missing_artifacts:

@@ -45,6 +45,8 @@ class NodeReplay:
     outcome: str = "not run"
     outputs: list[list[Any]] = field(default_factory=list)
     verified: bool | None = None
+    # "missing" or "hash mismatch" when verified is False.
+    problem: str | None = None
 
 
 @dataclass
@@ -67,7 +69,7 @@ class RunReplay:
             "nodes": [
                 {"node_id": n.node_id, "class_type": n.class_type, "outcome": n.outcome,
                  "attempts": n.attempts, "duration_s": n.duration_s, "inputs": n.inputs,
-                 "outputs": n.outputs, "verified": n.verified}
+                 "outputs": n.outputs, "verified": n.verified, "problem": n.problem}
                 for n in self.nodes.values()
             ],
         }
@@ -102,6 +104,9 @@ def reconstruct(records: list[RecordedEvent], artifacts: ArtifactStore) -> RunRe
                     if item.kind == "artifact" and item.ref]
             bad = [ref for ref in refs if not artifacts.verify(ref)]
             node.verified = not bad
+            if bad:
+                absent = any(not artifacts.exists(ref) for ref in bad)
+                node.problem = "missing" if absent else "hash mismatch"
             missing.extend(ref for ref in bad if ref not in missing)
         elif isinstance(event, NodeFailed):
             nodes[event.node_id].outcome = f"failed: {event.exception_message}"

@@ -187,7 +187,8 @@ class PackFiles:
         except OSError as exc:
             raise StorageError(f"listing artifact packs in {self.folder} failed: {exc}") from exc
         for entry in entries:
-            if not entry.name.endswith(".pack"):
+            # A folder or FIFO under a pack's name would fail or block the read.
+            if not entry.name.endswith(".pack") or not entry.is_file(follow_symlinks=False):
                 continue
             offset = self._scanned.get(entry.name, 0)
             if offset == _CORRUPT:

@@ -63,6 +63,17 @@ def test_replay_detects_corrupt_artifact(server_factory):
     assert report["missing_or_corrupt_artifacts"] == [digest]
     node = next(n for n in report["nodes"] if n["node_id"] == "2")
     assert node["verified"] is False
+    assert node["problem"] == "hash mismatch"
+
+
+def test_replay_reports_missing_artifacts(server_factory):
+    server, prompt_id = finished_run(server_factory)
+    for pack in (server.data_dir / "artifacts" / "packs").glob("*.pack"):
+        pack.unlink()
+    result = cli("replay", prompt_id, "--data-dir", str(server.data_dir))
+    assert result.returncode == 1
+    line = next(li for li in result.stdout.splitlines() if li.split()[:1] == ["2"])
+    assert "ARTIFACT MISSING" in line
 
 
 def test_audit_jsonl_lists_attempts(server_factory):

@@ -170,6 +170,17 @@ def test_corrupt_header_skips_rest_of_pack(tmp_path):
     assert reader.get(third[0]) == third[1]
 
 
+def test_non_files_named_pack_ignored(tmp_path):
+    store = ArtifactStore(tmp_path)
+    digest, data = blob(1)
+    store.write_all([(digest, data)])
+    (tmp_path / "packs" / "folder.pack").mkdir()
+    os.mkfifo(tmp_path / "packs" / "zz.pack")  # reading it would block
+    reader = ArtifactStore(tmp_path)
+    assert reader.get(digest) == data
+    assert not reader.exists(blob(2)[0])
+
+
 def test_corrupt_bytes_fail_verify(tmp_path):
     store = ArtifactStore(tmp_path)
     digest, data = blob(1)
