@@ -202,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     from .logs import configure
 
     default_level = "info" if args.command in ("serve", "worker") else "warning"
-    configure(args.log_format, args.log_level or default_level)
+    try:
+        configure(args.log_format, args.log_level or default_level)
+    except ValueError as error:
+        parser.error(str(error))
     from . import cli_impl
 
     handler = {

@@ -279,9 +279,17 @@ def db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def open_readonly(settings: Settings) -> Any:
+    """Open the log of an existing data directory or --database-url for inspection."""
     from . import db
+    from .errors import NotFoundError
     from .events.database import create_engine
 
+    if settings.database_url is None and not settings.paths.database.is_file():
+        # Creating an empty log here would hide a mistyped --data-dir.
+        raise NotFoundError(
+            f"no event log at {settings.paths.database}; pass the --data-dir that a server "
+            "or `brushwork run` used, or --database-url"
+        )
     engine = create_engine(settings.resolved_database_url)
     await db.upgrade(engine)
     return engine

@@ -61,3 +61,22 @@ async def test_second_runtime_rejected(tmp_path):
                 pass
     async with Runtime(settings):  # released on exit
         pass
+
+
+@pytest.mark.parametrize(
+    "command", [["history"], ["events", "p1"], ["audit", "p1"], ["replay", "p1"]]
+)
+def test_inspection_needs_existing_log(tmp_path, command):
+    missing = tmp_path / "typo"
+    result = cli(*command, "--data-dir", str(missing))
+    assert result.returncode == 2
+    assert f"no event log at {missing / 'brushwork.db'}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not missing.exists()
+
+
+def test_invalid_log_level_is_usage_error():
+    result = cli("history", "--log-level", "loud")
+    assert result.returncode == 2
+    assert "invalid log level 'loud'" in result.stderr
+    assert "Traceback" not in result.stderr
