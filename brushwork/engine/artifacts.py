@@ -76,12 +76,18 @@ class ArtifactStore:
             return None
 
     def verify(self, digest: str) -> bool:
-        """Return True if the stored bytes still hash to ``digest``."""
+        """Return True if the stored bytes still hash to ``digest``.
+
+        Damaged bytes are forgotten, so that the next write of the digest stores them again.
+        """
         try:
             data = self.get(digest)
         except NotFoundError:
             return False
-        return hashlib.sha256(data).hexdigest() == digest
+        if hashlib.sha256(data).hexdigest() != digest:
+            self.packs.forget(digest)  # so that a node that runs again stores it anew
+            return False
+        return True
 
     def close(self) -> None:
         self.packs.close()

@@ -16,6 +16,7 @@ created, so a torn record is always the last one of its pack.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import struct
@@ -60,7 +61,8 @@ class PackFiles:
         self._pack: str | None = None  # file name of the pack this process appends to
         self._size = 0
         self._recent: OrderedDict[str, None] = OrderedDict()
-        self._index: dict[str, tuple[str, int, int]] | None = None  # digest -> pack, offset, length
+        # digest -> (pack, offset, length) of each copy, oldest first
+        self._index: dict[str, list[tuple[str, int, int]]] | None = None
         self._scanned: dict[str, int] = {}  # pack name -> offset indexed so far
 
     # -- writing ------------------------------------------------------------
@@ -145,7 +147,11 @@ class PackFiles:
     # -- reading ------------------------------------------------------------
 
     def locate(self, digest: str) -> tuple[Path, int, int] | None:
-        """Return the pack file, offset and length of a stored digest, or None."""
+        """Return the pack file, offset and length of a digest's newest copy, or None."""
+        copies = self._copies(digest)
+        return copies[-1] if copies else None
+
+    def _copies(self, digest: str) -> list[tuple[Path, int, int]]:
         with self._lock:
             if self._index is None:
                 self._index = {}
@@ -154,17 +160,25 @@ class PackFiles:
             if found is None:
                 # Written since the last scan, perhaps by another process.
                 self._scan()
-                found = self._index.get(digest)
-        if found is None:
-            return None
-        pack, offset, length = found
-        return self.folder / pack, offset, length
+                found = self._index.get(digest, [])
+            return [(self.folder / pack, offset, length) for pack, offset, length in found]
 
     def read(self, digest: str) -> bytes | None:
-        """Return the stored bytes of a digest, or None when no pack contains it."""
-        location = self.locate(digest)
-        if location is None:
-            return None
+        """Return the stored bytes of a digest, or None when no pack contains it.
+
+        A digest stored more than once (rewritten after its first copy was
+        found damaged) returns its newest copy that matches the digest.
+        """
+        copies = self._copies(digest)
+        if len(copies) > 1:
+            for location in reversed(copies):
+                data = self._read_at(digest, location)
+                if hashlib.sha256(data).hexdigest() == digest:
+                    return data
+        return self._read_at(digest, copies[-1]) if copies else None
+
+    @staticmethod
+    def _read_at(digest: str, location: tuple[Path, int, int]) -> bytes:
         path, offset, length = location
         try:
             with open(path, "rb") as handle:
@@ -176,6 +190,14 @@ class PackFiles:
                 f"artifact {digest} in {path} is truncated: {len(data)} of {length} bytes"
             )
         return data
+
+    def forget(self, digest: str) -> None:
+        """Drop a digest whose stored bytes are damaged, so that the next write stores it again."""
+        with self._lock:
+            self._recent.pop(digest, None)
+            if self._index is not None:
+                # Scans resume past the damaged copy, so only a new copy is indexed.
+                self._index.pop(digest, None)
 
     def _scan(self) -> None:
         """Index the records appended to any pack since the last scan (caller holds the lock)."""
@@ -216,7 +238,9 @@ class PackFiles:
                 end = offset + _HEADER.size + length
                 if end > size:
                     break  # still being written, or torn by a crash
-                self._index.setdefault(raw_digest.hex(), (name, offset + _HEADER.size, length))
+                self._index.setdefault(raw_digest.hex(), []).append(
+                    (name, offset + _HEADER.size, length)
+                )
                 offset = end
         return offset
 

@@ -108,11 +108,13 @@ async def test_resume_reruns_node_with_damaged_artifact(tmp_path):
         outcome = await rt.executor.run(queued, prior, InterruptFlag())
         await rt.writer.flush()
         again = (await rt.store.read_stream(prompt_id))[len(records):]
+        stored_again = rt.artifacts.verify(damaged_ref)
 
     assert outcome == "success"
     (started,) = of_type(again, ExecutionStarted)
     assert started.skipped_nodes == ["1"]
     assert [e.node_id for e in of_type(again, NodeStarted)] == ["2", "3", "4"]
     completed_again = {e.node_id: e for e in of_type(again, NodeCompleted)}
-    assert completed_again["2"].outputs[0][0].ref == damaged_ref  # the same bytes, stored anew
+    assert completed_again["2"].outputs[0][0].ref == damaged_ref
+    assert stored_again  # the rerun wrote a good copy of the same bytes
     assert completed_again["4"].ui == completed["4"].ui

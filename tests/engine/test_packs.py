@@ -195,6 +195,27 @@ def test_corrupt_bytes_fail_verify(tmp_path):
     assert not store.verify(digest)
 
 
+def test_damaged_copy_replaced_by_rewrite(tmp_path):
+    store = ArtifactStore(tmp_path)
+    digest, data = blob(1)
+    store.write_all([(digest, data)])
+    store.write_all([(digest, data)])  # a repeat is not stored again
+    location = store.location(digest)
+    assert location is not None
+    path, offset, _ = location
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        handle.write(b"\x00")
+
+    assert not store.verify(digest)
+    store.write_all([(digest, data)])  # stored again once found damaged
+    assert store.get(digest) == data
+    assert store.verify(digest)
+    fresh = ArtifactStore(tmp_path)  # indexes both copies and picks the good one
+    assert fresh.get(digest) == data
+    assert path.stat().st_size == 2 * (44 + len(data))
+
+
 def test_loose_files_still_read(tmp_path):
     digest, data = blob(1)
     loose = tmp_path / "sha256" / digest[:2] / digest[2:]
