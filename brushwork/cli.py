@@ -92,7 +92,7 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--commit-interval-ms", type=_milliseconds, default=5.0, metavar="MS",
                         help="minimum time from the start of one event commit to the start "
                              "of the next; under load, larger batches share each commit "
-                             "(default 5; 0 commits as soon as the writer is free)")
+                             "(0 to 1000, default 5; 0 commits as soon as the writer is free)")
     parser.add_argument("--inline-node-ms", type=_milliseconds, default=1.0, metavar="MS",
                         help="run a synchronous node on the event loop, without a thread hop, "
                              "once its runs with the same input shapes and settings took "

@@ -237,7 +237,9 @@ class PackFiles:
                     return _CORRUPT
                 end = offset + _HEADER.size + length
                 if end > size:
-                    break  # still being written, or torn by a crash
+                    # Still being written, or torn by a crash. NOTE: a damaged
+                    # length field looks the same and hides the records after it.
+                    break
                 self._index.setdefault(raw_digest.hex(), []).append(
                     (name, offset + _HEADER.size, length)
                 )
