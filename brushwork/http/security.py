@@ -10,6 +10,7 @@ from aiohttp.web_urldispatcher import AbstractRoute
 
 from ..auth.tokens import TokenStore
 from ..errors import AuthenticationError, PermissionDeniedError
+from ..providers.redact import register_secret
 from .observe import route_template
 from .options import is_loopback_host
 
@@ -68,6 +69,9 @@ def auth_middleware(tokens: TokenStore, scopes: Mapping[AbstractRoute, str]) -> 
             )
         request["principal"] = record.name
         request["token_id"] = record.id
+        # A client may echo its token elsewhere (a request id, a prompt field);
+        # registered, it is redacted from every log line.
+        register_secret(token)
         return await handler(request)
 
     return middleware

@@ -127,6 +127,18 @@ def test_token_query_not_logged(secured, make_token):
     assert token not in secured.log_path.read_text()
 
 
+def test_token_echoed_as_request_id_not_logged(secured, make_token):
+    token = make_token("hana", "read")
+    secured.token = token
+    status, _, headers = secured.request("GET", "/queue", headers={"X-Request-ID": token})
+    assert status == 200
+    assert headers["X-Request-ID"] == token  # echoed to the client that sent it
+    secured.stop()
+    log = secured.log_path.read_text()
+    assert token not in log
+    assert "[REDACTED]" in log
+
+
 def test_token_file_stores_only_digest(tmp_path, make_token):
     data_dir = tmp_path / "data"
     token = make_token("hank", "read", data_dir=data_dir)
