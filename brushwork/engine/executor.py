@@ -22,7 +22,7 @@ from typing import Any
 import anyio
 import structlog
 
-from ..errors import BrushworkError, CancelledByUserError, NodeTimeoutError
+from ..errors import BrushworkError, CancelledByUserError, NodeTimeoutError, StorageError
 from ..events.store import RecordedEvent
 from ..events.types import (
     Event,
@@ -579,6 +579,12 @@ class _PromptRun:
             # cannot be, so its progress steps check the deadline instead.
             ctx.set_timeout(time.monotonic() + timeout, _timeout_error(node_id, cls, timeout))
         try:
+            lost = self.writer.stream_failure(self.prompt_id)
+            if lost is not None:
+                # Nodes that ran on would leave outputs that no event names.
+                raise StorageError(
+                    f"this run's events could not be stored ({lost}); it stops here and "
+                    "resumes from its last stored node once the event log accepts writes")
             ctx.check_interrupted()
             # Log lines from inside the node (provider retries, warnings) carry its ids;
             # worker threads inherit these context variables.

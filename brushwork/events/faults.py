@@ -26,6 +26,11 @@ class FaultInjector:
     def fail_after_commit(self, times: int = 1) -> None:
         self._after += times
 
+    def clear(self) -> None:
+        """Stop failing appends."""
+        self._before = 0
+        self._after = 0
+
     def before_commit(self) -> None:
         if self._before:
             self._before -= 1

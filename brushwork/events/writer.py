@@ -102,6 +102,9 @@ class EventWriter:
         self._closed = False
         self._running = False
         self._stopped = anyio.Event()
+        # The error of the last commit that failed through every retry, until
+        # a later commit succeeds (the readiness check reports it).
+        self.failure: str | None = None
         # Called after each committed batch with its duration in seconds and
         # its event count (metrics); it must not raise or block.
         self.on_commit: Callable[[float, int], None] | None = None
@@ -233,6 +236,7 @@ class EventWriter:
                 self._fail(pending, exc)
             return
         flat = [record for group in groups for record in group]
+        self.failure = None
         if self.on_commit is not None:
             self.on_commit(time.perf_counter() - began, len(flat))
         self.broadcaster.publish(flat)
@@ -250,7 +254,13 @@ class EventWriter:
         pending.records = records
         pending.done.set()
 
+    def stream_failure(self, stream_id: str) -> BaseException | None:
+        """Return the error that lost an unawaited append to this stream, if any."""
+        return self._failed_streams.get(stream_id)
+
     def _fail(self, pending: _Pending, exc: BaseException) -> None:
+        if not isinstance(exc, ConcurrencyError):
+            self.failure = f"{type(exc).__name__}: {exc}"[:300]
         if pending.request.expected_version is None:
             self._failed_streams[pending.request.stream_id] = exc
         pending.error = exc

@@ -31,6 +31,7 @@ class HealthChecks:
             "database": await self._database(),
             "migrations": await self._migrations(),
             "executor": self._executor(),
+            "event_log": self._event_log(),
         }
         ready = all(check.ok for check in checks.values())
         if not ready:
@@ -64,6 +65,12 @@ class HealthChecks:
                 f"{self.head_revision}; run brushwork db upgrade",
             )
         return CheckResult(ok=True, detail=f"revision {current}")
+
+    def _event_log(self) -> CheckResult:
+        failure = self.runtime.writer.failure
+        if failure is not None:
+            return CheckResult(ok=False, detail=f"the last commit failed: {failure}")
+        return CheckResult(ok=True, detail="committing")
 
     def _executor(self) -> CheckResult:
         if not self.runtime.settings.run_worker:

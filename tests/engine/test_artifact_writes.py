@@ -7,11 +7,13 @@ import errno
 
 import anyio
 import pytest
+import structlog
 
 from brushwork.engine import packs
 from brushwork.engine.artifacts import ArtifactStore, ArtifactWriter
 from brushwork.engine.context import InterruptFlag
 from brushwork.engine.executor import PriorRun, QueuedPrompt
+from brushwork.events import writer as writer_module
 from brushwork.events.types import (
     ExecutionFailed,
     ExecutionStarted,
@@ -118,3 +120,36 @@ async def test_resume_reruns_node_with_damaged_artifact(tmp_path):
     assert completed_again["2"].outputs[0][0].ref == damaged_ref
     assert stored_again  # the rerun wrote a good copy of the same bytes
     assert completed_again["4"].ui == completed["4"].ui
+
+
+@pytest.mark.asyncio
+async def test_lost_events_stop_the_run(tmp_path, monkeypatch):
+    """Once a run's unawaited events fail to commit, its next node does not start."""
+    monkeypatch.setattr(writer_module, "_RETRY_DELAYS", (0.001,))
+    slow = {
+        "1": {"class_type": "TestConstant", "inputs": {"value": 1}},
+        "2": {"class_type": "TestSlowAdd", "inputs": {"a": ["1", 0], "b": 1, "seconds": 0.5}},
+        "3": {"class_type": "TestSlowAdd", "inputs": {"a": ["2", 0], "b": 1, "seconds": 0.1}},
+        "4": {"class_type": "TestOutput", "inputs": {"value": ["3", 0]}},
+    }
+    async with open_runtime(tmp_path) as rt:
+        subscription = rt.broadcaster.subscribe()
+        answer = await rt.commands.submit({"prompt": slow})
+        with anyio.fail_after(10):
+            while not any(isinstance(r.event, NodeStarted) and r.event.node_id == "2"
+                          for r in await subscription.next_batch()):
+                pass
+        subscription.close()
+        rt.store.faults.fail_before_commit(10_000)  # the disk is full from here on
+        with structlog.testing.capture_logs() as logs:
+            with anyio.fail_after(10):
+                while answer["prompt_id"] in rt.executor.running_prompts():
+                    await anyio.sleep(0.05)
+        failure = rt.writer.failure
+        rt.store.faults.clear()  # storage works again for the shutdown
+
+    failed = [line for line in logs if line["event"] == "node_failed"]
+    assert [line["node_id"] for line in failed] == ["3"]
+    assert "events could not be stored" in failed[0]["error"]
+    assert failure is not None
+    assert "injected failure" in failure

@@ -17,7 +17,7 @@ def test_healthz_answers_ok(server, prefix):
 def test_readyz_reports_checks(server, prefix):
     health = server.get(f"{prefix}/readyz")
     assert health["status"] == "ready"
-    assert set(health["checks"]) == {"database", "migrations", "executor"}
+    assert set(health["checks"]) == {"database", "migrations", "executor", "event_log"}
     assert all(check["ok"] for check in health["checks"].values())
     assert health["checks"]["executor"]["detail"] == "running"
 
