@@ -250,6 +250,7 @@ class EventWriter:
         except Exception as exc:
             self._fail(pending, exc)
             return
+        self.failure = None
         self.broadcaster.publish(records)
         pending.records = records
         pending.done.set()
