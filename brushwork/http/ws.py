@@ -28,7 +28,8 @@ FEATURE_FLAGS = {"supports_preview_metadata": True, "max_upload_size": 104857600
 
 
 # A client whose socket has this much unsent data gets no more frames until
-# it reads; its messages wait in its queue, whose bound drops a stalled client.
+# it reads. Its messages wait in its queue, and the queue's bound drops a
+# client that stalls.
 WRITE_BUFFER_LIMIT = 256 * 1024
 # Messages joined into one socket write.
 MAX_FRAMES_PER_WRITE = 256
