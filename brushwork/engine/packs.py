@@ -64,6 +64,7 @@ class PackFiles:
         # digest -> (pack, offset, length) of each copy, oldest first
         self._index: dict[str, list[tuple[str, int, int]]] | None = None
         self._scanned: dict[str, int] = {}  # pack name -> offset indexed so far
+        self._rewritten: set[str] = set()  # damaged digests that may have a newer copy
 
     # -- writing ------------------------------------------------------------
 
@@ -103,7 +104,10 @@ class PackFiles:
             self._remember(fresh)
 
     def _known(self, digest: str) -> bool:
-        return digest in self._recent or (self._index is not None and digest in self._index)
+        if digest in self._recent:
+            return True
+        indexed = self._index is not None and digest in self._index
+        return indexed and digest not in self._rewritten
 
     def _remember(self, fresh: list[tuple[str, bytes]]) -> None:
         # Not added to the index: a lookup that misses reads them from the
@@ -157,8 +161,9 @@ class PackFiles:
                 self._index = {}
                 self._scanned = {}
             found = self._index.get(digest)
-            if found is None:
+            if found is None or digest in self._rewritten:
                 # Written since the last scan, perhaps by another process.
+                self._rewritten.discard(digest)
                 self._scan()
                 found = self._index.get(digest, [])
             return [(self.folder / pack, offset, length) for pack, offset, length in found]
@@ -195,9 +200,8 @@ class PackFiles:
         """Drop a digest whose stored bytes are damaged, so that the next write stores it again."""
         with self._lock:
             self._recent.pop(digest, None)
-            if self._index is not None:
-                # Scans resume past the damaged copy, so only a new copy is indexed.
-                self._index.pop(digest, None)
+            # The next lookup scans again, to index the new copy beside the damaged one.
+            self._rewritten.add(digest)
 
     def _scan(self) -> None:
         """Index the records appended to any pack since the last scan (caller holds the lock)."""
