@@ -23,6 +23,7 @@ from brushwork.events.types import (
     NodeStarted,
 )
 from tests.engine.conftest import TERMINAL, of_type, open_runtime, run_prompt
+from tests.engine.test_packs import overwrite
 
 CHAIN = {
     "1": {"class_type": "EmptyImage",
@@ -95,12 +96,7 @@ async def test_resume_reruns_node_with_damaged_artifact(tmp_path):
         prompt_id, records = await run_prompt(rt, CHAIN)
         completed = {e.node_id: e for e in of_type(records, NodeCompleted)}
         damaged_ref = completed["2"].outputs[0][0].ref
-        location = rt.artifacts.location(damaged_ref)
-        assert location is not None
-        path, offset, _ = location
-        with open(path, "r+b") as handle:
-            handle.seek(offset + 100)
-            handle.write(b"\xff\xff\xff\xff")
+        overwrite(rt.artifacts, damaged_ref, 100, b"\xff\xff\xff\xff")
 
         # As if killed while node 3 ran: nodes 1 and 2 completed, and 2's bytes are damaged.
         history = [r for r in records if not isinstance(r.event, ExecutionSucceeded)

@@ -25,6 +25,17 @@ def blob(seed: int, size: int = 1000) -> tuple[str, bytes]:
     return hashlib.sha256(data).hexdigest(), data
 
 
+def overwrite(store: ArtifactStore, digest: str, at: int, data: bytes) -> Path:
+    """Overwrite bytes of a stored record in place, ``at`` bytes into it; return its file."""
+    location = store.location(digest)
+    assert location is not None
+    path, offset, _ = location
+    with open(path, "r+b") as handle:
+        handle.seek(offset + at)
+        handle.write(data)
+    return path
+
+
 def pack_files(root: Path) -> list[Path]:
     return sorted((root / "packs").glob("*.pack"))
 
@@ -185,12 +196,7 @@ def test_corrupt_bytes_fail_verify(tmp_path):
     store = ArtifactStore(tmp_path)
     digest, data = blob(1)
     store.write_all([(digest, data)])
-    location = store.location(digest)
-    assert location is not None
-    path, offset, _ = location
-    with open(path, "r+b") as handle:
-        handle.seek(offset)
-        handle.write(b"\x00")
+    overwrite(store, digest, 0, b"\x00")
     assert store.exists(digest)
     assert not store.verify(digest)
 
@@ -200,12 +206,7 @@ def test_damaged_copy_replaced_by_rewrite(tmp_path):
     digest, data = blob(1)
     store.write_all([(digest, data)])
     store.write_all([(digest, data)])  # a repeat is not stored again
-    location = store.location(digest)
-    assert location is not None
-    path, offset, _ = location
-    with open(path, "r+b") as handle:
-        handle.seek(offset)
-        handle.write(b"\x00")
+    path = overwrite(store, digest, 0, b"\x00")
 
     assert not store.verify(digest)
     store.write_all([(digest, data)])  # stored again once found damaged
