@@ -51,8 +51,8 @@ from .values import decode_value, encode_value, is_restorable
 
 log = structlog.get_logger(__name__)
 
-# Artifact batches up to this size are appended on the event loop; a 64x64
-# RGB float image is 48 KiB, a 512x512 one 3 MiB.
+# Artifact batches up to this size are appended on the event loop. A 64x64
+# RGB float image is 48 KiB, and a 512x512 one is 3 MiB.
 _INLINE_WRITE_BYTES = 256 * 1024
 
 ProgressSink = Callable[[str, str, float, float, Any], None]

@@ -1,6 +1,6 @@
 """Append-only pack files: many artifacts in one file, found by their sha256.
 
-Creating and renaming a file per artifact cost about 280 us of CPU on our
+Creating and renaming a file per artifact cost 100 to 280 us of CPU on our
 2-core test VM, against about 20 us to append the same bytes to an open file,
 and every executed node stores its outputs. So each process appends the
 artifacts it writes to a pack file of its own under ``packs/`` and starts a

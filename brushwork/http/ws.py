@@ -31,7 +31,7 @@ FEATURE_FLAGS = {"supports_preview_metadata": True, "max_upload_size": 104857600
 # it reads. Its messages wait in its queue, and the queue's bound drops a
 # client that stalls.
 WRITE_BUFFER_LIMIT = 256 * 1024
-# Messages joined into one socket write.
+# Maximum number of messages joined into one socket write.
 MAX_FRAMES_PER_WRITE = 256
 
 
@@ -232,9 +232,9 @@ class WebSocketHub:
         client: _Client, transport: asyncio.WriteTransport, batch: list[bytes | str]
     ) -> None:
         if len(batch) > 1 and not client.ws.compress:
-            # One write for the whole batch: one system call and one TCP
-            # segment instead of one per message, which also wakes the client
-            # once. The frames are those aiohttp would send without compression.
+            # One write for the whole batch: one system call instead of one per
+            # message, so a small batch also reaches the client as one segment
+            # and wakes it once. The frames are those aiohttp sends uncompressed.
             transport.write(b"".join(_frame(payload) for payload in batch))
             return
         for payload in batch:
